@@ -1,0 +1,132 @@
+/**
+ * Every error redfence throws extends {@link RedfenceError}: a literal `name`, a string `code` to
+ * branch on, and the underlying error as `cause` where there is one.
+ */
+export class RedfenceError extends Error {
+  override readonly name: string = 'RedfenceError';
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Thrown synchronously for a bad option or argument; the message says what to change. */
+export class InvalidOptionsError extends RedfenceError {
+  override readonly name = 'InvalidOptionsError';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('INVALID_OPTIONS', message, options);
+  }
+}
+
+/** What one node answered in a round, as plain data. */
+export type NodeOutcome = 'ok' | 'held' | 'error' | 'timeout' | 'notReady';
+
+export interface NodeReport {
+  /** The node's name, `host:port` (or the name given to a {@link RedisNode}). */
+  readonly node: string;
+  readonly outcome: NodeOutcome;
+  /** The node's error message, for `error`, `timeout` and `notReady`. */
+  readonly error?: string;
+}
+
+function summarize(nodes: readonly NodeReport[]): string {
+  const counts = new Map<NodeOutcome, number>();
+  for (const { outcome } of nodes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+  return [...counts].map(([outcome, count]) => `${count} ${outcome}`).join(', ');
+}
+
+/**
+ * Thrown when too few nodes answered "ok" for a quorum. `nodes` lists every node's outcome.
+ * A {@link LockHeldError} (a subclass) means a quorum is reachable but someone else holds the lock.
+ */
+export class QuorumError extends RedfenceError {
+  override readonly name: string = 'QuorumError';
+  readonly resources: readonly string[];
+  readonly quorum: number;
+  readonly nodes: readonly NodeReport[];
+
+  constructor(
+    what: string,
+    resources: readonly string[],
+    quorum: number,
+    nodes: readonly NodeReport[],
+    options?: ErrorOptions & { code?: string },
+  ) {
+    super(
+      options?.code ?? 'QUORUM',
+      `Could not ${what} ${resources.map((r) => `\`${r}\``).join(', ')} on a quorum ` +
+        `(${quorum} of ${nodes.length} nodes needed): ${summarize(nodes)}.` +
+        (nodes.some((n) => n.outcome === 'notReady')
+          ? ' Nodes answering notReady lost their data: run `redlock.repair(node)` or `redfence repair` (docs/operations.md).'
+          : ''),
+      options,
+    );
+    this.resources = resources;
+    this.quorum = quorum;
+    this.nodes = nodes;
+  }
+}
+
+/** Thrown when a quorum answered but the lock is held by another owner (after all retries). */
+export class LockHeldError extends QuorumError {
+  override readonly name = 'LockHeldError';
+
+  constructor(resources: readonly string[], quorum: number, nodes: readonly NodeReport[], options?: ErrorOptions) {
+    super('lock', resources, quorum, nodes, { ...options, code: 'LOCK_HELD' });
+    this.message = `${this.message} The lock is held by another owner.`;
+  }
+}
+
+/** Why a lock stopped being trustworthy. */
+export type LockLostReason = 'extendFailed' | 'expired' | 'released';
+
+/**
+ * The reason of an aborted `lock.signal`, and what `extend()` throws when the lock is gone:
+ * the lock can no longer be trusted (extension failed, or its validity ran out).
+ */
+export class LockLostError extends RedfenceError {
+  override readonly name = 'LockLostError';
+  readonly resources: readonly string[];
+  readonly reason: LockLostReason;
+
+  constructor(resources: readonly string[], reason: LockLostReason, message: string, options?: ErrorOptions) {
+    super('LOCK_LOST', `Lock on ${resources.map((r) => `\`${r}\``).join(', ')} lost: ${message}`, options);
+    this.resources = resources;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Thrown when a grant's validity would be zero or less by the time a quorum answered (slow nodes,
+ * or a TTL too short for the network), and by `extend()` on a lock whose validity already ran out.
+ */
+export class LockExpiredError extends RedfenceError {
+  override readonly name = 'LockExpiredError';
+  readonly resources: readonly string[];
+
+  constructor(resources: readonly string[], message: string, options?: ErrorOptions) {
+    super('LOCK_EXPIRED', message, options);
+    this.resources = resources;
+  }
+}
+
+/** Thrown by a downstream fence when a token is lower than the highest one it has seen. */
+export class StaleTokenError extends RedfenceError {
+  override readonly name = 'StaleTokenError';
+  readonly resource: string;
+  readonly token: bigint;
+  readonly highest: bigint;
+
+  constructor(resource: string, token: bigint, highest: bigint) {
+    super(
+      'STALE_TOKEN',
+      `Token ${token} for \`${resource}\` is stale: a holder with token ${highest} has already acted.`,
+    );
+    this.resource = resource;
+    this.token = token;
+    this.highest = highest;
+  }
+}

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { type Clock, sleep } from '../clock.js';
+import { QuorumError, RedfenceError } from '../errors.js';
+import { counterPattern, readyKey } from '../nodes/keys.js';
+import type { RedisNode } from '../nodes/redis-node.js';
+import { quorumRound } from '../redlock/quorum-round.js';
+import { greater } from './fencing-counter.js';
+
+/** Timeout of the gate's own admin requests (bootstrap, repair); they are rare and may be slow. */
+const ADMIN_TIMEOUT_MS = 2_000;
+const SCAN_COUNT = 1_000;
+
+export interface GateSettings {
+  readonly prefix: string;
+  readonly maxTtl: number;
+  readonly driftFactor: number;
+}
+
+/** What `repair` did. */
+export interface RepairReport {
+  readonly node: string;
+  /** Counters found on the majority it copied from. */
+  readonly counters: number;
+  /** Counters it raised on the repaired node. */
+  readonly raised: number;
+  /** How long it waited for the node's uptime to pass `maxTtl` + drift. */
+  readonly waitedMs: number;
+  readonly clusterId: string;
+}
+
+/**
+ * The ready gate: a node serves grants only while it holds the `__ready` marker, which it loses
+ * with its data. A new cluster is marked ready only when every node is reachable and holds no
+ * counter; a node that forgot is marked ready again only by {@link ReadyGate.repair}.
+ */
+export class ReadyGate {
+  readonly #nodes: readonly RedisNode[];
+  readonly #clock: Clock;
+  readonly #settings: GateSettings;
+  #bootstrapping: Promise<boolean> | undefined;
+  readonly #repairing = new Map<RedisNode, Promise<RepairReport>>();
+
+  constructor(nodes: readonly RedisNode[], clock: Clock, settings: GateSettings) {
+    this.#nodes = nodes;
+    this.#clock = clock;
+    this.#settings = settings;
+  }
+
+  get #key(): string {
+    return readyKey(this.#settings.prefix);
+  }
+
+  /** The ready marker of every node: its cluster id, `null` when absent, `undefined` when unreachable. */
+  async markers(): Promise<(string | null | undefined)[]> {
+    const round = quorumRound<string | null>(
+      this.#nodes,
+      this.#nodes.length,
+      ADMIN_TIMEOUT_MS,
+      this.#clock,
+      (node) => node.run('ready', [this.#key], ['']),
+      (reply) => ({ outcome: 'ok', value: typeof reply === 'string' ? reply : null }),
+    );
+    await round.done;
+    return round.replies.map((r) => (r?.outcome === 'ok' ? (r.value ?? null) : undefined));
+  }
+
+  /**
+   * Marks a new (or wholly wiped) cluster ready. Does so only when every node answered, none has
+   * the marker and none holds a fencing counter; resolves true when it marked the nodes now.
+   * Concurrent callers share one run.
+   */
+  bootstrap(): Promise<boolean> {
+    this.#bootstrapping ??= this.#bootstrap().finally(() => (this.#bootstrapping = undefined));
+    return this.#bootstrapping;
+  }
+
+  async #bootstrap(): Promise<boolean> {
+    const markers = await this.markers();
+    if (markers.some((m) => m !== null)) return false;
+    for (const node of this.#nodes) {
+      if ((await this.#countersOn(node, 1)).length > 0) return false;
+    }
+    const id = randomUUID();
+    const round = quorumRound(
+      this.#nodes,
+      this.#nodes.length,
+      ADMIN_TIMEOUT_MS,
+      this.#clock,
+      (node) => node.run('ready', [this.#key], [id]),
+      () => ({ outcome: 'ok' }),
+    );
+    return round.decided;
+  }
+
+  /**
+   * Brings a node that lost its data back: copies the highest fencing counter of every resource
+   * from a majority of ready nodes onto it (set-if-greater), waits until the node has been up for
+   * longer than `maxTtl` + drift (so no lock it forgot can still be valid), then marks it ready.
+   * @throws {QuorumError} fewer than a majority of the other nodes are ready and reachable.
+   */
+  repair(node: RedisNode): Promise<RepairReport> {
+    let running = this.#repairing.get(node);
+    if (running === undefined) {
+      running = this.#repair(node).finally(() => this.#repairing.delete(node));
+      this.#repairing.set(node, running);
+    }
+    return running;
+  }
+
+  async #repair(node: RedisNode): Promise<RepairReport> {
+    const markers = await this.markers();
+    const index = this.#nodes.indexOf(node);
+    const own = markers[index];
+    if (own === undefined) throw new RedfenceError('REPAIR_UNREACHABLE', `Cannot repair ${node.name}: it does not answer.`);
+    if (own !== null) return { node: node.name, counters: 0, raised: 0, waitedMs: 0, clusterId: own };
+
+    const quorum = Math.floor(this.#nodes.length / 2) + 1;
+    const sources = this.#nodes.filter((_, i) => typeof markers[i] === 'string');
+    const clusterId = markers.find((m): m is string => typeof m === 'string');
+    if (sources.length < quorum || clusterId === undefined) {
+      throw new QuorumError(
+        'repair',
+        [node.name],
+        quorum,
+        this.#nodes.map((n, i) => ({
+          node: n.name,
+          outcome: markers[i] === undefined ? 'timeout' : markers[i] === null ? 'notReady' : 'ok',
+        })),
+        { code: 'REPAIR_QUORUM' },
+      );
+    }
+
+    // Every counter present on a majority for the whole scan; the per-key maximum over them.
+    const highest = new Map<string, string>();
+    for (const source of sources.slice(0, quorum)) {
+      for (const [key, value] of await this.#countersOn(source)) {
+        const seen = highest.get(key);
+        if (seen === undefined || greater(value, seen)) highest.set(key, value);
+      }
+    }
+    let raised = 0;
+    const entries = [...highest];
+    for (let i = 0; i < entries.length; i += SCAN_COUNT) {
+      const batch = entries.slice(i, i + SCAN_COUNT);
+      raised += Number(
+        await node.run(
+          'repairCounters',
+          [this.#key, ...batch.map(([key]) => key)],
+          batch.map(([, value]) => value),
+        ),
+      );
+    }
+
+    const waitedMs = await this.#waitOutForgottenLocks(node);
+    await node.run('ready', [this.#key], [clusterId]);
+    return { node: node.name, counters: highest.size, raised, waitedMs, clusterId };
+  }
+
+  /** Waits until `node` has been up longer than `maxTtl` + drift; resolves with the time waited. */
+  async #waitOutForgottenLocks(node: RedisNode): Promise<number> {
+    const { maxTtl, driftFactor } = this.#settings;
+    const neededMs = maxTtl + maxTtl * driftFactor + 2 + 1_000; // + 1 s: INFO reports whole seconds
+    const info = String(await node.client.info('server'));
+    const uptimeS = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
+    const waitMs = Math.max(0, neededMs - uptimeS * 1_000);
+    if (waitMs > 0) await sleep(this.#clock, waitMs);
+    return waitMs;
+  }
+
+  /** The fencing counters on `node` (a full SCAN), as [key, value] pairs; at most `limit` of them. */
+  async #countersOn(node: RedisNode, limit = Number.POSITIVE_INFINITY): Promise<[string, string][]> {
+    const found: [string, string][] = [];
+    const clients = node.isCluster ? (node.client as import('ioredis').Cluster).nodes('master') : [node.client];
+    for (const client of clients) {
+      let cursor = '0';
+      do {
+        const [next, keys] = (await client.scan(cursor, 'MATCH', counterPattern(this.#settings.prefix), 'COUNT', SCAN_COUNT)) as [
+          string,
+          string[],
+        ];
+        cursor = next;
+        if (keys.length > 0) {
+          const values = await Promise.all(keys.map((k) => client.get(k)));
+          for (const [i, key] of keys.entries()) {
+            const value = values[i];
+            if (typeof value === 'string') found.push([key, value]);
+          }
+          if (found.length >= limit) return found;
+        }
+      } while (cursor !== '0');
+    }
+    return found;
+  }
+}

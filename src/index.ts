@@ -1,0 +1,31 @@
+export { type Clock, systemClock } from './clock.js';
+export {
+  InvalidOptionsError,
+  LockExpiredError,
+  LockHeldError,
+  LockLostError,
+  type LockLostReason,
+  type NodeOutcome,
+  type NodeReport,
+  QuorumError,
+  RedfenceError,
+  StaleTokenError,
+} from './errors.js';
+export type { RepairReport } from './fencing/ready-gate.js';
+export { type NodeInput, RedisNode } from './nodes/redis-node.js';
+export { Lock } from './redlock/lock.js';
+export {
+  type AcquireOptions,
+  type LockEvent,
+  Redlock,
+  type RedlockEvents,
+  type RedlockOptions,
+} from './redlock/redlock.js';
+export { type AcquireSettings, redlockDefaults, type RedlockSettings } from './redlock/redlock-options.js';
+export {
+  findRedisServer,
+  type LocalCluster,
+  type LocalClusterOptions,
+  type LocalNode,
+  startLocalCluster,
+} from './nodes/start-local-cluster.js';

@@ -1,0 +1,49 @@
+import calculateSlot from 'cluster-key-slot';
+import { InvalidOptionsError } from '../errors.js';
+
+/**
+ * Key names, in one place. Every key of a resource carries the resource as its hash tag
+ * (`{prefix}{resource}:lk`), so a resource's keys share a Redis Cluster slot.
+ */
+export interface ResourceKeys {
+  /** `lk` keys (the leases), then `fc` keys (fencing counters), in resource order. */
+  readonly locks: readonly string[];
+  readonly counters: readonly string[];
+  readonly channels: readonly string[];
+}
+
+export function resourceKeys(prefix: string, resources: readonly string[]): ResourceKeys {
+  return {
+    locks: resources.map((r) => `${prefix}{${r}}:lk`),
+    counters: resources.map((r) => `${prefix}{${r}}:fc`),
+    channels: resources.map((r) => `${prefix}{${r}}:released`),
+  };
+}
+
+/** The per-node marker that the node kept its fencing counters (absent after data loss). */
+export const readyKey = (prefix: string): string => `${prefix}__ready`;
+
+/** The SCAN pattern that finds every fencing counter under `prefix`. */
+export function counterPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}{*}:fc`;
+}
+
+/**
+ * Throws when a multi-resource lock would span Redis Cluster hash slots: one script must see all
+ * keys, and Redis would answer CROSSSLOT.
+ */
+export function assertOneSlot(resources: readonly string[], keys: ResourceKeys): void {
+  const first = keys.locks[0];
+  if (first === undefined) return;
+  const slot = calculateSlot(first);
+  for (const [i, key] of keys.locks.entries()) {
+    const other = calculateSlot(key);
+    if (other !== slot) {
+      throw new InvalidOptionsError(
+        `Resources \`${resources[0]}\` (slot ${slot}) and \`${resources[i]}\` (slot ${other}) map to different ` +
+          'Redis Cluster hash slots, and a lock on a Cluster node must keep all its resources in one slot. ' +
+          'Give them a common hash tag, e.g. `{order:42}:row` and `{order:42}:stock`.',
+      );
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { InvalidOptionsError } from '../errors.js';
+import { type LuaScriptName, luaScripts } from '../generated/lua-scripts.js';
+import type { Clock } from '../clock.js';
+
+/** What a node can be given as: an ioredis client or Cluster, a `redis://` URL, or ioredis options. */
+export type NodeInput = Redis | Cluster | string | RedisOptions;
+
+type Client = Redis | Cluster;
+type ScriptCaller = (...args: (string | number)[]) => Promise<unknown>;
+
+/** How long a node must have been silent before a timed-out connection is recycled again. */
+const RECYCLE_INTERVAL_MS = 250;
+
+/** Options for the connections redfence opens itself (from URLs or option objects). */
+const OWNED_CONNECTION_OPTIONS: RedisOptions = {
+  maxRetriesPerRequest: 1,
+  autoResendUnfulfilledCommands: false,
+  connectTimeout: 2_000,
+  retryStrategy: (attempt: number) => Math.min(attempt * 20, 500),
+};
+
+function isClient(value: unknown): value is Client {
+  if (value instanceof Redis || value instanceof Cluster) return true;
+  // Another copy of ioredis (a different version in node_modules) fails instanceof; accept its shape.
+  const v = value as Partial<Redis> | null;
+  return typeof v === 'object' && v !== null && typeof v.defineCommand === 'function' && typeof v.evalsha === 'function';
+}
+
+function nameOf(client: Client): string {
+  if (client instanceof Cluster || (client as { isCluster?: boolean }).isCluster === true) {
+    const first = (client as unknown as { startupNodes: unknown[] }).startupNodes[0] as { host?: string; port?: number } | string | number;
+    return typeof first === 'object' ? `cluster:${first.host ?? '127.0.0.1'}:${first.port ?? 6379}` : `cluster:${String(first)}`;
+  }
+  const { host, port, path } = (client as Redis).options;
+  return path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`;
+}
+
+/**
+ * One independent Redis (a standalone server, or a Cluster) taking part in quorums. Owns the
+ * script registration and the connection hygiene: a connection whose command timed out with no
+ * reply since is recycled, so a paused or black-holed node cannot poison later commands.
+ */
+export class RedisNode {
+  readonly name: string;
+  readonly client: Client;
+  readonly isCluster: boolean;
+  /** True when redfence opened the connection (and so closes it). */
+  readonly owned: boolean;
+  readonly #clock: Clock;
+  readonly #onError: (node: RedisNode, operation: string, error: Error) => void;
+  #lastReplyAt = Number.NEGATIVE_INFINITY;
+  #lastRecycleAt = Number.NEGATIVE_INFINITY;
+  #subscriber: Client | undefined;
+
+  constructor(
+    input: NodeInput,
+    index: number,
+    clock: Clock,
+    onError: (node: RedisNode, operation: string, error: Error) => void,
+  ) {
+    this.#clock = clock;
+    this.#onError = onError;
+    if (isClient(input)) {
+      this.client = input;
+      this.owned = false;
+    } else if (typeof input === 'string') {
+      if (!/^rediss?:\/\//.test(input)) {
+        throw new InvalidOptionsError(`Expected \`nodes[${index}]\` to be a redis:// URL, got \`'${input}'\` (string)`);
+      }
+      this.client = new Redis(input, OWNED_CONNECTION_OPTIONS);
+      this.owned = true;
+    } else if (typeof input === 'object' && input !== null && !Array.isArray(input) && !('then' in input)) {
+      this.client = new Redis({ ...OWNED_CONNECTION_OPTIONS, ...input });
+      this.owned = true;
+    } else {
+      throw new InvalidOptionsError(
+        `Expected \`nodes[${index}]\` to be an ioredis Redis or Cluster, a redis:// URL or ioredis options, ` +
+          `got \`${String(input)}\` (${input === null ? 'null' : typeof input}). ` +
+          'Other clients (node-redis) are not supported: wrap the server in `new Redis(url)` from ioredis.',
+      );
+    }
+    this.isCluster = this.client instanceof Cluster || (this.client as { isCluster?: boolean }).isCluster === true;
+    this.name = nameOf(this.client);
+    if (this.owned) this.client.on('error', (error: Error) => onError(this, 'connection', error));
+    defineScripts(this.client);
+  }
+
+  /** Runs one of redfence's scripts on this node. Not bounded in time: the caller's round is. */
+  run(script: LuaScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const call = (this.client as unknown as Record<string, ScriptCaller>)[commandName(script)];
+    if (call === undefined) throw new Error(`script ${script} is not defined on ${this.name}`);
+    return call.call(this.client, keys.length, ...keys, ...args).then(
+      (reply) => {
+        this.#lastReplyAt = this.#clock.now();
+        return reply;
+      },
+      (error: unknown) => {
+        this.#lastReplyAt = this.#clock.now();
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Tells the node that a request sent at `sentAt` (monotonic ms) got no reply in time. When the
+   * connection has not answered anything since, it is closed and reopened.
+   */
+  timedOut(sentAt: number): void {
+    const now = this.#clock.now();
+    if (this.#lastReplyAt >= sentAt || now - this.#lastRecycleAt < RECYCLE_INTERVAL_MS) return;
+    this.#lastRecycleAt = now;
+    this.client.disconnect(true);
+  }
+
+  /** The node's shared subscriber connection (for release notifications), opened on first use. */
+  subscriber(): Client {
+    if (this.#subscriber === undefined) {
+      const sub = this.client.duplicate() as Client;
+      sub.on('error', (error: Error) => this.#onError(this, 'subscriber', error));
+      this.#subscriber = sub;
+    }
+    return this.#subscriber;
+  }
+
+  /** Closes the subscriber, and the main connection when redfence opened it. */
+  async close(): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    if (this.#subscriber !== undefined) closing.push(quitQuietly(this.#subscriber));
+    this.#subscriber = undefined;
+    if (this.owned) closing.push(quitQuietly(this.client));
+    await Promise.all(closing);
+  }
+}
+
+async function quitQuietly(client: Client): Promise<void> {
+  try {
+    if (client.status === 'ready') await client.quit();
+    else client.disconnect();
+  } catch {
+    client.disconnect();
+  }
+}
+
+const commandName = (script: LuaScriptName): string => `redfence_${script}`;
+const defined = new WeakSet<Client>();
+
+/** Registers every redfence script on a client once (EVALSHA, falling back to EVAL on NOSCRIPT). */
+export function defineScripts(client: Client): void {
+  if (defined.has(client)) return;
+  for (const [name, script] of Object.entries(luaScripts)) {
+    client.defineCommand(commandName(name as LuaScriptName), { lua: script.lua });
+  }
+  defined.add(client);
+}

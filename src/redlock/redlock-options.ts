@@ -1,0 +1,123 @@
+import { InvalidOptionsError } from '../errors.js';
+import {
+  boolean,
+  type Checks,
+  nonEmptyString,
+  nonNegativeInteger,
+  numberInRange,
+  positiveInteger,
+  resolveOptions,
+} from '../options.js';
+
+/** Settings of a {@link Redlock}; all times in milliseconds. */
+export interface RedlockSettings {
+  /**
+   * Fraction of the TTL assumed lost to clock-rate differences between client and nodes; validity
+   * is `ttl − elapsed − (ttl × driftFactor + 2 ms)`.
+   * @defaultValue 0.01
+   */
+  readonly driftFactor: number;
+  /**
+   * How many times a failed attempt is retried after a timed wait (release notifications wake a
+   * waiter early without using up a retry). 0 = a single attempt.
+   * @defaultValue 10
+   */
+  readonly retryCount: number;
+  /** @defaultValue 200 */
+  readonly retryDelay: number;
+  /** Each wait is `retryDelay` ± a random amount up to `retryJitter`. @defaultValue 100 */
+  readonly retryJitter: number;
+  /** Bound on every single request to one node. @defaultValue 50 */
+  readonly nodeTimeout: number;
+  /** `using()` extends the lock when this little validity is left. @defaultValue 500 */
+  readonly automaticExtensionThreshold: number;
+  /** Wake waiters when the lock is released instead of only polling. @defaultValue true */
+  readonly waitForRelease: boolean;
+  /** Prefix of every Redis key and channel redfence uses. @defaultValue 'redfence:' */
+  readonly prefix: string;
+  /**
+   * The largest TTL `acquire` and `extend` accept; repair keeps a node out for this long after
+   * it restarted, so that no lock it forgot can still be valid.
+   * @defaultValue 60000
+   */
+  readonly maxTtl: number;
+}
+
+/** The settings a single `acquire`, `tryAcquire` or `using` call may override. */
+export type AcquireSettings = Pick<
+  RedlockSettings,
+  'driftFactor' | 'retryCount' | 'retryDelay' | 'retryJitter' | 'nodeTimeout' | 'automaticExtensionThreshold' | 'waitForRelease'
+>;
+
+export const redlockDefaults: Readonly<RedlockSettings> = Object.freeze({
+  driftFactor: 0.01,
+  retryCount: 10,
+  retryDelay: 200,
+  retryJitter: 100,
+  nodeTimeout: 50,
+  automaticExtensionThreshold: 500,
+  waitForRelease: true,
+  prefix: 'redfence:',
+  maxTtl: 60_000,
+});
+
+const checks: Checks<RedlockSettings> = {
+  driftFactor: (name, v) => numberInRange(name, v, 0, 0.5),
+  retryCount: nonNegativeInteger,
+  retryDelay: nonNegativeInteger,
+  retryJitter: nonNegativeInteger,
+  nodeTimeout: positiveInteger,
+  automaticExtensionThreshold: positiveInteger,
+  waitForRelease: boolean,
+  prefix: nonEmptyString,
+  maxTtl: positiveInteger,
+};
+
+/** Resolves defaults, constructor options and per-call overrides; throws {@link InvalidOptionsError}. */
+export function resolveRedlockSettings(
+  what: string,
+  ...layers: readonly (Partial<RedlockSettings> | undefined)[]
+): RedlockSettings {
+  const s = resolveOptions(what, redlockDefaults, checks, ...layers);
+  if (s.automaticExtensionThreshold >= s.maxTtl) {
+    throw new InvalidOptionsError(
+      `Expected \`automaticExtensionThreshold\` (${s.automaticExtensionThreshold}) to be below \`maxTtl\` (${s.maxTtl})`,
+    );
+  }
+  return s;
+}
+
+/** Fixed cost of every validity, on top of `ttl × driftFactor`: Redis expiry resolution. */
+export const DRIFT_CONSTANT_MS = 2;
+
+/** Time a grant of `ttl` loses to assumed clock drift: `ttl × driftFactor + 2 ms`. */
+export function driftMs(ttl: number, driftFactor: number): number {
+  return ttl * driftFactor + DRIFT_CONSTANT_MS;
+}
+
+/**
+ * The monotonic instant until which a grant (or extension) that started at `startedAt` is valid:
+ * `startedAt + ttl − drift`. Measured from the start of the round, so time spent waiting for
+ * replies counts against validity.
+ */
+export function validUntil(startedAt: number, ttl: number, driftFactor: number): number {
+  return startedAt + ttl - driftMs(ttl, driftFactor);
+}
+
+/** Checks a TTL for `acquire`/`extend` against the settings. */
+export function checkTtl(ttl: unknown, settings: RedlockSettings): number {
+  positiveInteger('ttl', ttl);
+  const value = ttl as number;
+  if (value > settings.maxTtl) {
+    throw new InvalidOptionsError(
+      `Expected \`ttl\` to be at most \`maxTtl\` (${settings.maxTtl}), got \`${value}\` (number). ` +
+        'Raise `maxTtl` in the Redlock options, or use a shorter TTL with auto-extension (`using`).',
+    );
+  }
+  if (driftMs(value, settings.driftFactor) >= value) {
+    throw new InvalidOptionsError(
+      `Expected \`ttl\` to be longer than its drift allowance (${driftMs(value, settings.driftFactor)} ms), got \`${value}\` (number)`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,466 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import pRetry from 'p-retry';
+import { type Clock, sleep, systemClock, wallClockMicros } from '../clock.js';
+import {
+  InvalidOptionsError,
+  LockExpiredError,
+  LockHeldError,
+  LockLostError,
+  type NodeReport,
+  QuorumError,
+} from '../errors.js';
+import { commitToken } from '../fencing/fencing-counter.js';
+import { ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
+import { assertOneSlot, readyKey, type ResourceKeys, resourceKeys } from '../nodes/keys.js';
+import { type NodeInput, RedisNode } from '../nodes/redis-node.js';
+import { abortSignal, resourceList } from '../options.js';
+import { Lock, type LockHost } from './lock.js';
+import { quorumRound, type Reply, reportsOf } from './quorum-round.js';
+import {
+  type AcquireSettings,
+  checkTtl,
+  driftMs,
+  type RedlockSettings,
+  resolveRedlockSettings,
+  validUntil,
+} from './redlock-options.js';
+import { ReleaseNotifier, type ReleaseWatch } from './release-notifier.js';
+
+/** Options of `new Redlock(nodes, options)`. */
+export interface RedlockOptions extends Partial<RedlockSettings> {
+  /** The clock validity and timers run on. @defaultValue systemClock */
+  readonly clock?: Clock;
+}
+
+/** Per-call options of `acquire`, `tryAcquire` and `using`. */
+export interface AcquireOptions extends Partial<AcquireSettings> {
+  /** Cancels a pending acquire (also while it waits between attempts); rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+export interface LockEvent {
+  readonly resources: readonly string[];
+  readonly fencingToken: bigint;
+}
+
+/** Events of a {@link Redlock}, for observability. `'error'` is never emitted. */
+export interface RedlockEvents {
+  /** A node failed a request or its connection reported an error. */
+  nodeError: [event: { readonly node: string; readonly operation: string; readonly error: Error }];
+  /** A lock was granted. `slowPath`: round 2 of the fencing counter was needed. */
+  acquired: [event: LockEvent & { readonly attempts: number; readonly slowPath: boolean }];
+  /** A lock stopped being trustworthy (its signal aborted with `error`). */
+  lockLost: [event: LockEvent & { readonly error: LockLostError }];
+  /** A lock was extended; `remainingMs` is its new validity. */
+  extended: [event: LockEvent & { readonly remainingMs: number }];
+  /** A lock was released (on every node that answered). */
+  released: [event: LockEvent];
+  /** The client's wall clock stepped (only the fencing token floor uses it; validity does not). */
+  clockDrift: [event: { readonly stepMs: number }];
+}
+
+interface Grant {
+  readonly owner: string;
+  readonly keys: ResourceKeys;
+  readonly settings: RedlockSettings;
+}
+
+const ACQUIRE_ONLY = new Set(['prefix', 'maxTtl', 'clock']);
+/** A wall-clock step larger than this (relative to the monotonic clock) is reported as `clockDrift`. */
+const WALL_STEP_REPORT_MS = 1_000;
+
+/**
+ * A Redlock-style lock over N independent Redis nodes, with fencing tokens that strictly increase.
+ * A grant needs a majority (⌊N/2⌋ + 1) of nodes; its validity is measured on the monotonic clock
+ * and corrected for drift.
+ *
+ * @example
+ * const redlock = new Redlock(['redis://a:6379', 'redis://b:6379', 'redis://c:6379'])
+ * await using lock = await redlock.acquire(['order:42'], 10_000)
+ * await store.write(order, { fence: lock.fencingToken })
+ */
+export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, AsyncDisposable {
+  /** The nodes, in the order given. */
+  readonly nodes: readonly RedisNode[];
+  /** How many nodes a grant needs: ⌊N/2⌋ + 1. */
+  readonly quorum: number;
+  readonly clock: Clock;
+  readonly settings: RedlockSettings;
+  readonly #gated: readonly boolean[];
+  readonly #grants = new WeakMap<Lock, Grant>();
+  readonly #gate: ReadyGate;
+  #notifier: ReleaseNotifier | undefined;
+  #wallOffset: number | undefined;
+  #closed = false;
+
+  /**
+   * @param nodes ioredis clients or Clusters, `redis://` URLs, or ioredis options — one per
+   *   independent Redis. Use an odd number, at least 3 in production (1 is allowed for development).
+   * @throws {InvalidOptionsError} a bad node or option.
+   */
+  constructor(nodes: readonly NodeInput[], options: RedlockOptions = {}) {
+    super();
+    if (!Array.isArray(nodes) || nodes.length === 0) {
+      throw new InvalidOptionsError(
+        `Expected \`nodes\` to be a non-empty array of Redis nodes, got \`${String(nodes)}\` (${typeof nodes}). ` +
+          'Use 3 or 5 independent Redis servers (1 only for development).',
+      );
+    }
+    const { clock, ...rest } = options;
+    if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function')) {
+      throw new InvalidOptionsError('Expected `clock` to implement Clock (now, setTimeout, clearTimeout)');
+    }
+    this.settings = Object.freeze(resolveRedlockSettings('Redlock', rest));
+    this.clock = clock ?? systemClock;
+    const onError = (node: RedisNode, operation: string, error: Error): void => {
+      this.emit('nodeError', { node: node.name, operation, error });
+    };
+    const built = nodes.map((input, i) => new RedisNode(input, i, this.clock, onError));
+    const names = new Set<string>();
+    for (const node of built) {
+      if (!node.owned) continue;
+      if (names.has(node.name)) {
+        void Promise.all(built.map((n) => n.close()));
+        throw new InvalidOptionsError(`Expected distinct nodes, got \`${node.name}\` twice`);
+      }
+      names.add(node.name);
+    }
+    this.nodes = Object.freeze(built);
+    this.quorum = Math.floor(built.length / 2) + 1;
+    // The ready gate needs the marker key in the same script, which Redis Cluster cannot do
+    // across slots; Cluster nodes run ungated (docs/operations.md).
+    this.#gated = built.map((n) => !n.isCluster);
+    this.#gate = new ReadyGate(this.nodes, this.clock, this.settings);
+  }
+
+  /**
+   * Acquires a lock on every resource (all or none), retrying `retryCount` times; waiters wake
+   * early when the lock is released.
+   * @throws {LockHeldError} a quorum answered but another owner holds the lock.
+   * @throws {QuorumError} too few nodes answered (`error.nodes` says what each did).
+   * @throws {LockExpiredError} the nodes answered too slowly for the TTL.
+   * @throws {InvalidOptionsError} bad resources, TTL or options.
+   * @throws the signal's reason when `options.signal` aborts.
+   */
+  acquire(resources: string | readonly string[], ttl: number, options?: AcquireOptions): Promise<Lock> {
+    return this.#acquire(resources, ttl, options, true);
+  }
+
+  /**
+   * One attempt, no retries. Resolves with `null` when another owner holds the lock.
+   * @throws {QuorumError} too few nodes answered (nodes down, not "held").
+   */
+  async tryAcquire(resources: string | readonly string[], ttl: number, options?: AcquireOptions): Promise<Lock | null> {
+    try {
+      return await this.#acquire(resources, ttl, options, false);
+    } catch (error) {
+      if (error instanceof LockHeldError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Acquires, runs `routine` with the lock's signal, extends the lock automatically while the
+   * routine runs (when `automaticExtensionThreshold` of validity is left) and always releases.
+   * If an extension fails, `signal` aborts with a {@link LockLostError}; the routine should stop.
+   */
+  using<T>(resources: string | readonly string[], ttl: number, routine: (signal: AbortSignal, lock: Lock) => Promise<T>): Promise<T>;
+  using<T>(
+    resources: string | readonly string[],
+    ttl: number,
+    options: AcquireOptions,
+    routine: (signal: AbortSignal, lock: Lock) => Promise<T>,
+  ): Promise<T>;
+  async using<T>(
+    resources: string | readonly string[],
+    ttl: number,
+    optionsOrRoutine: AcquireOptions | ((signal: AbortSignal, lock: Lock) => Promise<T>),
+    maybeRoutine?: (signal: AbortSignal, lock: Lock) => Promise<T>,
+  ): Promise<T> {
+    const routine = typeof optionsOrRoutine === 'function' ? optionsOrRoutine : maybeRoutine;
+    const options = typeof optionsOrRoutine === 'function' ? undefined : optionsOrRoutine;
+    if (typeof routine !== 'function') throw new InvalidOptionsError('Expected `routine` to be a function');
+    const settings = this.#settingsFor(options);
+    const threshold = settings.automaticExtensionThreshold;
+    if (typeof ttl === 'number' && threshold >= ttl - driftMs(ttl, settings.driftFactor)) {
+      throw new InvalidOptionsError(
+        `Expected \`ttl\` (${ttl}) to leave more than \`automaticExtensionThreshold\` (${threshold} ms) of validity; ` +
+          'raise the TTL or lower the threshold.',
+      );
+    }
+    const lock = await this.acquire(resources, ttl, options);
+    let timer: unknown;
+    const schedule = (): void => {
+      timer = this.clock.setTimeout(tick, Math.max(0, lock.remainingMs() - threshold));
+    };
+    const tick = (): void => {
+      if (lock.signal.aborted) return;
+      lock.extend(ttl).then(schedule, (error: unknown) => {
+        lock.lose(
+          error instanceof LockLostError ? error : new LockLostError(lock.resources, 'extendFailed', String(error), { cause: error }),
+        );
+      });
+    };
+    schedule();
+    try {
+      return await routine(lock.signal, lock);
+    } finally {
+      this.clock.clearTimeout(timer);
+      await lock.release();
+    }
+  }
+
+  /**
+   * Repairs a node that lost its data (answers notReady): copies the fencing counters from a
+   * majority, waits out `maxTtl`, and lets the node serve again. See docs/operations.md.
+   * @param node the node, by index or as one of `redlock.nodes`.
+   */
+  repair(node: number | RedisNode): Promise<RepairReport> {
+    const target = typeof node === 'number' ? this.nodes[node] : this.nodes.find((n) => n === node);
+    if (target === undefined) throw new InvalidOptionsError(`Expected \`node\` to be one of this Redlock's nodes, got \`${String(node)}\``);
+    return this.#gate.repair(target);
+  }
+
+  /** Closes the connections redfence opened (not the clients you passed in). */
+  async quit(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(this.nodes.map((n) => n.close()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.quit();
+  }
+
+  // ---- LockHost ------------------------------------------------------------------------------
+
+  /** @internal */
+  async extendLock(lock: Lock, ttl: number): Promise<number> {
+    const grant = this.#grant(lock);
+    checkTtl(ttl, grant.settings);
+    const started = this.clock.now();
+    const round = quorumRound(
+      this.nodes,
+      this.quorum,
+      grant.settings.nodeTimeout,
+      this.clock,
+      (node) => node.run('extend', grant.keys.locks, [grant.owner, ttl]),
+      (reply) => ({ outcome: reply === 1 ? 'ok' : 'held' }),
+    );
+    if (await round.decided) {
+      const until = validUntil(started, ttl, grant.settings.driftFactor);
+      if (until > this.clock.now()) {
+        this.emit('extended', { resources: lock.resources, fencingToken: lock.fencingToken, remainingMs: until - this.clock.now() });
+        return until;
+      }
+    }
+    await round.done;
+    const cause = new QuorumError('extend', lock.resources, this.quorum, reportsOf(this.nodes, round.replies));
+    void this.#release(grant).catch(() => undefined);
+    throw new LockLostError(lock.resources, 'extendFailed', 'a quorum did not confirm the extension in time', { cause });
+  }
+
+  /** @internal */
+  async releaseLock(lock: Lock): Promise<void> {
+    await this.#release(this.#grant(lock));
+    this.emit('released', { resources: lock.resources, fencingToken: lock.fencingToken });
+  }
+
+  /** @internal */
+  lockLost(lock: Lock, error: LockLostError): void {
+    this.emit('lockLost', { resources: lock.resources, fencingToken: lock.fencingToken, error });
+  }
+
+  // ---- acquire ---------------------------------------------------------------------------------
+
+  #settingsFor(options: AcquireOptions | undefined): RedlockSettings {
+    if (options === undefined) return this.settings;
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionsError(`Expected \`options\` to be an object, got \`${String(options)}\` (${typeof options})`);
+    }
+    const { signal: _signal, ...overrides } = options;
+    for (const key of Object.keys(overrides)) {
+      if (ACQUIRE_ONLY.has(key)) throw new InvalidOptionsError(`\`${key}\` is a Redlock option; it cannot be set per call`);
+    }
+    return Object.keys(overrides).length === 0 ? this.settings : resolveRedlockSettings('acquire', this.settings, overrides);
+  }
+
+  async #acquire(
+    resourcesInput: string | readonly string[],
+    ttlInput: number,
+    options: AcquireOptions | undefined,
+    retry: boolean,
+  ): Promise<Lock> {
+    const resources = resourceList('resources', resourcesInput);
+    const settings = this.#settingsFor(options);
+    const ttl = checkTtl(ttlInput, settings);
+    const signal = abortSignal('signal', options?.signal);
+    if (this.#closed) throw new InvalidOptionsError('This Redlock was closed with quit()');
+    const keys = resourceKeys(settings.prefix, resources);
+    if (resources.length > 1 && this.nodes.some((n) => n.isCluster)) assertOneSlot(resources, keys);
+    signal?.throwIfAborted();
+
+    let watch: ReleaseWatch | undefined;
+    let woken = false;
+    let attempts = 0;
+    try {
+      const [lock, slowPath] = await pRetry(
+        () => {
+          attempts += 1;
+          return this.#attempt(resources, keys, ttl, settings);
+        },
+        {
+          retries: retry ? settings.retryCount : 0,
+          minTimeout: 0,
+          factor: 1,
+          maxRetryTime: (settings.retryCount + 1) * (settings.retryDelay + settings.retryJitter + settings.nodeTimeout),
+          ...(signal === undefined ? {} : { signal }),
+          onFailedAttempt: async ({ error, retriesLeft }) => {
+            woken = false;
+            if (!(error instanceof QuorumError || error instanceof LockExpiredError)) throw error;
+            if (retriesLeft === 0) return;
+            const delay = settings.retryDelay + Math.round((Math.random() * 2 - 1) * settings.retryJitter);
+            if (settings.waitForRelease && error instanceof LockHeldError) {
+              if (watch === undefined) {
+                // Subscribe, then try again at once: a release from now on wakes us.
+                watch = this.#releases(settings).watch(keys.channels);
+                await watch.ready;
+                woken = true;
+                return;
+              }
+              woken = await watch.wait(Math.max(0, delay), signal);
+            } else {
+              await sleep(this.clock, Math.max(0, delay), signal);
+            }
+          },
+          shouldConsumeRetry: () => !woken,
+        },
+      );
+      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts, slowPath });
+      return lock;
+    } finally {
+      watch?.[Symbol.dispose]();
+    }
+  }
+
+  /** One attempt: round 1 (lock + counter), the fencing commit, the validity gate. */
+  async #attempt(
+    resources: readonly string[],
+    keys: ResourceKeys,
+    ttl: number,
+    settings: RedlockSettings,
+  ): Promise<[lock: Lock, slowPath: boolean]> {
+    for (let bootstrapped = false; ; bootstrapped = true) {
+      const owner = randomUUID();
+      const started = this.clock.now();
+      const floor = this.#tokenFloor();
+      const ungatedKeys = [...keys.locks, ...keys.counters];
+      const gatedKeys = [...ungatedKeys, readyKey(settings.prefix)];
+      const gatedArgs = [owner, ttl, floor, '1'];
+      const ungatedArgs = [owner, ttl, floor, '0'];
+      const round = quorumRound<string>(
+        this.nodes,
+        this.quorum,
+        settings.nodeTimeout,
+        this.clock,
+        (node, i) =>
+          this.#gated[i] === true ? node.run('acquire', gatedKeys, gatedArgs) : node.run('acquire', ungatedKeys, ungatedArgs),
+        classifyAcquire,
+      );
+      const grant: Grant = { owner, keys, settings };
+      let failure: 'quorum' | 'fence' = 'quorum';
+      if (await round.decided) {
+        const { token, committed, slowPath } = await commitToken(
+          this.nodes,
+          round.replies,
+          owner,
+          keys,
+          this.quorum,
+          settings.nodeTimeout,
+          this.clock,
+        );
+        if (committed) {
+          const until = validUntil(started, ttl, settings.driftFactor);
+          if (until > this.clock.now()) {
+            const lock = new Lock(this, resources, BigInt(token), ttl, until);
+            this.#grants.set(lock, grant);
+            return [lock, slowPath];
+          }
+          await this.#release(grant);
+          throw new LockExpiredError(
+            resources,
+            `A quorum granted ${resources.map((r) => `\`${r}\``).join(', ')} only after ` +
+              `${Math.round(this.clock.now() - started)} ms, leaving no validity of the ${ttl} ms TTL; ` +
+              'use a longer TTL or check the nodes’ latency.',
+          );
+        }
+        failure = 'fence';
+      }
+      // Nothing may stay half-locked: undo this attempt everywhere, then report every node.
+      await Promise.all([this.#release(grant), round.done]);
+      const reports = reportsOf(this.nodes, round.replies);
+      if (!bootstrapped && reports.some((r) => r.outcome === 'notReady') && (await this.#gate.bootstrap())) continue;
+      throw failureOf(resources, this.quorum, reports, failure);
+    }
+  }
+
+  /** Releases on every node, bounded by nodeTimeout; node failures become `nodeError` events. */
+  async #release(grant: Grant): Promise<void> {
+    const { owner, keys, settings } = grant;
+    const args = [owner, ...keys.channels];
+    const round = quorumRound(
+      this.nodes,
+      this.nodes.length,
+      settings.nodeTimeout,
+      this.clock,
+      (node) => node.run('release', keys.locks, args),
+      () => ({ outcome: 'ok' }),
+    );
+    await round.done;
+    for (const [i, reply] of round.replies.entries()) {
+      const node = this.nodes[i];
+      if (reply !== undefined && reply.outcome !== 'ok' && node !== undefined) {
+        this.emit('nodeError', { node: node.name, operation: 'release', error: new Error(reply.error ?? reply.outcome) });
+      }
+    }
+  }
+
+  #grant(lock: Lock): Grant {
+    const grant = this.#grants.get(lock);
+    if (grant === undefined) throw new InvalidOptionsError('This lock was not granted by this Redlock');
+    return grant;
+  }
+
+  #releases(settings: RedlockSettings): ReleaseNotifier {
+    this.#notifier ??= new ReleaseNotifier(this.nodes, this.clock, Math.max(settings.nodeTimeout, 100));
+    return this.#notifier;
+  }
+
+  /** The token floor (wall clock µs); reports a wall-clock step against the monotonic clock. */
+  #tokenFloor(): string {
+    const floor = wallClockMicros();
+    const offset = Number(floor.slice(0, -3)) - this.clock.now();
+    if (this.#wallOffset !== undefined && Math.abs(offset - this.#wallOffset) > WALL_STEP_REPORT_MS) {
+      this.emit('clockDrift', { stepMs: offset - this.#wallOffset });
+    }
+    this.#wallOffset = offset;
+    return floor;
+  }
+}
+
+function classifyAcquire(reply: unknown): Reply<string> {
+  if (Array.isArray(reply) && reply[0] === 1) return { outcome: 'ok', value: String(reply[1]) };
+  if (Array.isArray(reply) && reply[0] === 0) return { outcome: 'held' };
+  return { outcome: 'error', error: `unexpected reply ${JSON.stringify(reply)}` };
+}
+
+/** "Held" when a quorum answered but other owners blocked it; otherwise too few nodes answered. */
+function failureOf(resources: readonly string[], quorum: number, reports: NodeReport[], failure: 'quorum' | 'fence'): QuorumError {
+  const held = reports.filter((r) => r.outcome === 'held').length;
+  const answered = held + reports.filter((r) => r.outcome === 'ok').length;
+  if (failure === 'quorum' && held > 0 && answered >= quorum) return new LockHeldError(resources, quorum, reports);
+  return new QuorumError(failure === 'fence' ? 'fence' : 'lock', resources, quorum, reports, {
+    code: failure === 'fence' ? 'FENCE_CONFLICT' : 'QUORUM',
+  });
+}
