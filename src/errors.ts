@@ -38,6 +38,18 @@ function summarize(nodes: readonly NodeReport[]): string {
   return [...counts].map(([outcome, count]) => `${count} ${outcome}`).join(', ');
 }
 
+function notReadyHint(nodes: readonly NodeReport[]): string {
+  const notReady = nodes.filter((n) => n.outcome === 'notReady').length;
+  if (notReady === 0) return '';
+  if (nodes.every((n) => n.outcome === 'notReady' || n.outcome === 'timeout' || n.outcome === 'error')) {
+    return (
+      ' No node is marked ready: a new cluster is initialised on the first grant that reaches all ' +
+      `${nodes.length} nodes, and a cluster that lost its data on a majority needs \`redfence repair\` (docs/operations.md).`
+    );
+  }
+  return ' Nodes answering notReady lost their data: run `redlock.repair(node)` or `redfence repair` (docs/operations.md).';
+}
+
 /**
  * Thrown when too few nodes answered "ok" for a quorum. `nodes` lists every node's outcome.
  * A {@link LockHeldError} (a subclass) means a quorum is reachable but someone else holds the lock.
@@ -59,9 +71,7 @@ export class QuorumError extends RedfenceError {
       options?.code ?? 'QUORUM',
       `Could not ${what} ${resources.map((r) => `\`${r}\``).join(', ')} on a quorum ` +
         `(${quorum} of ${nodes.length} nodes needed): ${summarize(nodes)}.` +
-        (nodes.some((n) => n.outcome === 'notReady')
-          ? ' Nodes answering notReady lost their data: run `redlock.repair(node)` or `redfence repair` (docs/operations.md).'
-          : ''),
+        notReadyHint(nodes),
       options,
     );
     this.resources = resources;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# From a fresh clone to a running demo in one command: installs redis-server when it is missing
+# (Debian/Ubuntu package), installs the locked npm dependencies, builds, and runs the demo on an
+# embedded local 5-node cluster. Arguments go to the demo (e.g. --duration 3); --no-demo skips it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "setup: redfence needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+if [ -z "${REDIS_SERVER_BIN:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+  echo "setup: installing redis-server from Debian's packages"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends redis-server
+fi
+redis-server --version
+
+npm ci --no-audit --no-fund
+npm run build
+
+if [ "${1:-}" = "--no-demo" ]; then exit 0; fi
+node dist/cli/main.js demo "$@"

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { RedfenceError } from '../errors.js';
+import { positiveInteger } from '../options.js';
+import { runDemo } from './demo.js';
+
+const USAGE = `Usage: redfence <command> [options]
+
+Commands:
+  demo [--duration s] [--nodes n] [--workers k]
+      Start an embedded local cluster of n redis-server processes (default 5), let k workers
+      (default 4) contend for a few resources for s seconds (default 5), print every grant with
+      its fencing token and a summary, then stop every process.
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 1 : 0;
+  }
+  if (command === 'demo') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        duration: { type: 'string', default: '5' },
+        nodes: { type: 'string', default: '5' },
+        workers: { type: 'string', default: '4' },
+      },
+      strict: true,
+    });
+    const summary = await runDemo({
+      durationS: positiveInteger('--duration', Number(values.duration)),
+      nodes: positiveInteger('--nodes', Number(values.nodes)),
+      workers: positiveInteger('--workers', Number(values.workers)),
+    });
+    return summary.regressions === 0 ? 0 : 1;
+  }
+  process.stderr.write(`redfence: unknown command \`${command}\`\n\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`redfence: ${error instanceof RedfenceError || error instanceof TypeError ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

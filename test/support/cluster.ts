@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
+import { Redis } from 'ioredis';
+import { type LocalCluster, Redlock, type RedlockOptions, startLocalCluster } from '../../src/index.js';
+
+/**
+ * Starts one local cluster for the test file (stopped after it, also on failure) and hands out
+ * Redlocks with a fresh key prefix each, all closed when the file ends.
+ */
+export function useCluster(nodes = 5, options: { appendOnly?: boolean } = {}) {
+  let cluster: LocalCluster | undefined;
+  const closers: (() => Promise<unknown>)[] = [];
+  before(async () => {
+    cluster = await startLocalCluster({ nodes, ...options });
+  });
+  after(async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+    await cluster?.stop();
+  });
+  const get = (): LocalCluster => {
+    if (cluster === undefined) throw new Error('cluster not started');
+    return cluster;
+  };
+  return {
+    get cluster() {
+      return get();
+    },
+    /** A fresh prefix for one test. */
+    prefix: () => `t-${randomUUID().slice(0, 8)}:`,
+    /** A Redlock on the cluster (its own connections), closed at the end of the file. */
+    redlock(options: RedlockOptions = {}): Redlock {
+      const redlock = new Redlock(get().urls, { prefix: `t-${randomUUID().slice(0, 8)}:`, ...options });
+      closers.push(() => redlock.quit());
+      return redlock;
+    },
+    /** Plain clients to look at the nodes directly, closed at the end of the file. */
+    clients(): Redis[] {
+      const clients = get().urls.map((url) => new Redis(url, { maxRetriesPerRequest: 1 }).on('error', () => undefined));
+      closers.push(() => Promise.all(clients.map((c) => c.quit())));
+      return clients;
+    },
+    /** Restarts every paused or crashed node so the next test starts clean. */
+    async heal(): Promise<void> {
+      const c = get();
+      for (const [i, node] of c.nodes.entries()) {
+        if (node.pid === undefined) await c.restart(i);
+        else c.resume(i);
+      }
+    },
+  };
+}
+
+export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Milliseconds since `start` (performance.now()). */
+export const since = (start: number): number => performance.now() - start;

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { Cluster, Redis } from 'ioredis';
+import { findRedisServer, InvalidOptionsError, RedfenceError, Redlock } from '../../src/index.js';
+import { luaScripts } from '../../src/generated/lua-scripts.js';
+
+const offline = (n = 3) => Array.from({ length: n }, (_, i) => ({ port: 1 + i, lazyConnect: true }));
+const made: Redlock[] = [];
+const redlock = (options = {}, nodes: unknown[] = offline()) => {
+  const r = new Redlock(nodes as never, options);
+  made.push(r);
+  return r;
+};
+after(() => Promise.all(made.map((r) => r.quit())));
+
+const invalid = (pattern: RegExp) => (e: unknown) => e instanceof InvalidOptionsError && e.code === 'INVALID_OPTIONS' && pattern.test(e.message);
+
+describe('bad constructor input', () => {
+  test('too few or non-ioredis nodes', () => {
+    assert.throws(() => new Redlock([]), invalid(/non-empty array/));
+    assert.throws(() => new Redlock(undefined as never), invalid(/non-empty array/));
+    assert.throws(() => new Redlock([42 as never]), invalid(/nodes\[0\].*42/));
+    assert.throws(() => new Redlock([{ sendCommand() {}, then() {} } as never]), invalid(/node-redis/));
+    assert.throws(() => new Redlock(['http://localhost:6379']), invalid(/redis:\/\/ URL/));
+    assert.throws(() => redlock({}, [{ port: 7, lazyConnect: true }, { port: 7, lazyConnect: true }]), invalid(/distinct/));
+  });
+
+  test('options are checked by field, by name, and across fields', () => {
+    assert.throws(() => redlock({ driftFactor: 2 }), invalid(/`driftFactor` to be a number from 0 to 0.5, got `2`/));
+    assert.throws(() => redlock({ retryCount: -1 }), invalid(/`retryCount` to be a non-negative integer/));
+    assert.throws(() => redlock({ retryDelay: 1.5 }), invalid(/`retryDelay`.*`1.5` \(number\)/));
+    assert.throws(() => redlock({ nodeTimeout: 0 }), invalid(/`nodeTimeout` to be a positive integer/));
+    assert.throws(() => redlock({ waitForRelease: 'yes' }), invalid(/`waitForRelease` to be a boolean/));
+    assert.throws(() => redlock({ prefix: '' }), invalid(/`prefix`/));
+    assert.throws(() => redlock({ retryDelya: 5 }), invalid(/Unknown option `retryDelya`/));
+    assert.throws(() => redlock({ maxTtl: 400 }), invalid(/automaticExtensionThreshold.*maxTtl/));
+    assert.throws(() => redlock({ clock: {} }), invalid(/clock/));
+  });
+});
+
+describe('bad acquire input', () => {
+  const r = redlock({ maxTtl: 30_000 });
+  test('resources: empty, duplicate, not strings', async () => {
+    await assert.rejects(r.acquire([], 1_000), invalid(/`resources`/));
+    await assert.rejects(r.acquire('', 1_000), invalid(/`resources\[0\]`/));
+    await assert.rejects(r.acquire(['a', 'a'], 1_000), invalid(/distinct.*`a` twice/));
+    await assert.rejects(r.acquire([1] as never, 1_000), invalid(/`resources\[0\]`/));
+    await assert.rejects(r.tryAcquire(null as never, 1_000), invalid(/`resources`/));
+  });
+
+  test('ttl: non-positive, fractional, not a number, above maxTtl', async () => {
+    for (const ttl of [0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '100']) {
+      await assert.rejects(r.acquire('a', ttl as never), invalid(/`ttl` to be a positive integer/));
+    }
+    await assert.rejects(r.acquire('a', 30_001), invalid(/at most `maxTtl` \(30000\)/));
+  });
+
+  test('per-call options', async () => {
+    await assert.rejects(r.acquire('a', 1_000, { retryCount: 1.2 }), invalid(/retryCount/));
+    await assert.rejects(r.acquire('a', 1_000, { prefix: 'x' } as never), invalid(/`prefix` is a Redlock option/));
+    await assert.rejects(r.acquire('a', 1_000, { signal: 'no' } as never), invalid(/`signal` to be an AbortSignal/));
+    await assert.rejects(r.using('a', 1_000, 'nope' as never), invalid(/routine/));
+  });
+
+  test('multi-key locks on a Cluster node must share a hash slot (a clear error, not CROSSSLOT)', async () => {
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    const r2 = redlock({}, [cluster]);
+    await assert.rejects(
+      r2.acquire(['order:42', 'stock:7'], 1_000),
+      invalid(/different Redis Cluster hash slots.*common hash tag/),
+    );
+    cluster.disconnect();
+  });
+
+  test('accepts ioredis clients, URLs and options, and names nodes host:port', () => {
+    const client = new Redis({ port: 6390, lazyConnect: true });
+    const r3 = redlock({}, [client, 'redis://127.0.0.1:6391', { port: 6392, lazyConnect: true }]);
+    assert.deepEqual(
+      r3.nodes.map((n) => n.name),
+      ['localhost:6390', '127.0.0.1:6391', 'localhost:6392'],
+    );
+    assert.equal(r3.quorum, 2);
+    assert.deepEqual(
+      r3.nodes.map((n) => n.owned),
+      [false, true, true],
+    );
+    client.disconnect();
+  });
+});
+
+describe('scripts', () => {
+  // Pinned: a change to a script must be deliberate (and its SHA1 updated here).
+  const pinned: Record<string, string> = {
+    acquire: 'a7240363cb7677d718bca047b144d90e7abbcea8',
+    extend: '13eb0a121330615313ec11163b28a1d7cc2a904e',
+    release: '8efc3f6c2abcb3f707b3663b1bff9546ab9da9da',
+    raiseFence: 'd18e7d71cf70a2ede5fe704050ac13c8098af11a',
+    ready: 'e8a617d7b2dc0ab684d3d6871f69c13466114f27',
+    repairCounters: 'b4e59534dc564015ab6167598a265f0a978cd228',
+  };
+  test('every script is pinned by SHA1 and generated from its .lua file', () => {
+    assert.deepEqual(Object.keys(luaScripts).sort(), Object.keys(pinned).sort());
+    for (const [name, script] of Object.entries(luaScripts)) {
+      const body = readFileSync(new URL(`../../${script.file}`, import.meta.url), 'utf8');
+      assert.equal(body, script.lua, `${name} is up to date with ${script.file}`);
+      const sha1 = createHash('sha1').update(body).digest('hex');
+      assert.equal(script.sha1, sha1);
+      assert.equal(sha1, pinned[name], `${name} SHA1`);
+      assert.match(body, /^-- KEYS/m);
+      assert.match(body, /^-- ARGV/m);
+      assert.match(body, /^-- Returns/m);
+    }
+  });
+});
+
+describe('local cluster launcher', () => {
+  test('says how to install redis-server when it is missing', () => {
+    const saved = { path: process.env['PATH'], bin: process.env['REDIS_SERVER_BIN'] };
+    process.env['PATH'] = '/nonexistent';
+    delete process.env['REDIS_SERVER_BIN'];
+    try {
+      assert.throws(
+        () => findRedisServer(),
+        (e: unknown) => e instanceof RedfenceError && e.code === 'REDIS_SERVER_MISSING' && /apt-get install -y redis-server/.test(e.message),
+      );
+    } finally {
+      process.env['PATH'] = saved.path;
+      if (saved.bin !== undefined) process.env['REDIS_SERVER_BIN'] = saved.bin;
+    }
+  });
+});
