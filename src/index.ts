@@ -11,6 +11,7 @@ export {
   RedfenceError,
   StaleTokenError,
 } from './errors.js';
+export { RedisFence, type RedisFenceOptions } from './fencing/redis-fence.js';
 export type { RepairReport } from './fencing/ready-gate.js';
 export { type NodeInput, RedisNode } from './nodes/redis-node.js';
 export { Lock } from './redlock/lock.js';

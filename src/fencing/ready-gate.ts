@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, sleep } from '../clock.js';
 import { QuorumError, RedfenceError } from '../errors.js';
-import { counterPattern, readyKey } from '../nodes/keys.js';
+import { counterPattern, readyKey, repairKey } from '../nodes/keys.js';
 import type { RedisNode } from '../nodes/redis-node.js';
 import { quorumRound } from '../redlock/quorum-round.js';
 import { greater } from './fencing-counter.js';
@@ -48,6 +48,10 @@ export class ReadyGate {
 
   get #key(): string {
     return readyKey(this.#settings.prefix);
+  }
+
+  get #repairKey(): string {
+    return repairKey(this.#settings.prefix);
   }
 
   /** The ready marker of every node: its cluster id, `null` when absent, `undefined` when unreachable. */
@@ -98,6 +102,10 @@ export class ReadyGate {
    * longer than `maxTtl` + drift (so no lock it forgot can still be valid), then marks it ready.
    * @throws {QuorumError} fewer than a majority of the other nodes are ready and reachable.
    */
+  isRepairing(node: RedisNode): boolean {
+    return this.#repairing.has(node);
+  }
+
   repair(node: RedisNode): Promise<RepairReport> {
     let running = this.#repairing.get(node);
     if (running === undefined) {
@@ -114,6 +122,11 @@ export class ReadyGate {
     if (own === undefined) throw new RedfenceError('REPAIR_UNREACHABLE', `Cannot repair ${node.name}: it does not answer.`);
     if (own !== null) return { node: node.name, counters: 0, raised: 0, waitedMs: 0, clusterId: own };
 
+    const uptimeS = await uptimeOf(node);
+    // Written before anything is copied: a restart of the node meanwhile wipes it, and the final
+    // mark refuses to make a node ready that forgot the counters copied onto it.
+    const repairId = randomUUID();
+    await node.client.set(this.#repairKey, repairId);
     const quorum = Math.floor(this.#nodes.length / 2) + 1;
     const sources = this.#nodes.filter((_, i) => typeof markers[i] === 'string');
     const clusterId = markers.find((m): m is string => typeof m === 'string');
@@ -151,18 +164,23 @@ export class ReadyGate {
       );
     }
 
-    const waitedMs = await this.#waitOutForgottenLocks(node);
-    await node.run('ready', [this.#key], [clusterId]);
+    const waitedMs = await this.#waitOutForgottenLocks(uptimeS);
+    const marker = await node.run('ready', [this.#key, this.#repairKey], [clusterId, repairId]);
+    if (marker !== clusterId) {
+      throw new RedfenceError('REPAIR_RESTARTED', `${node.name} restarted during its repair; repair it again.`);
+    }
     return { node: node.name, counters: highest.size, raised, waitedMs, clusterId };
   }
 
-  /** Waits until `node` has been up longer than `maxTtl` + drift; resolves with the time waited. */
-  async #waitOutForgottenLocks(node: RedisNode): Promise<number> {
+  /**
+   * Waits until the node has been up longer than `maxTtl` + drift, so that every lock it forgot
+   * has expired; resolves with the time waited.
+   */
+  async #waitOutForgottenLocks(uptimeS: number): Promise<number> {
     const { maxTtl, driftFactor } = this.#settings;
-    const neededMs = maxTtl + maxTtl * driftFactor + 2 + 1_000; // + 1 s: INFO reports whole seconds
-    const info = String(await node.client.info('server'));
-    const uptimeS = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
-    const waitMs = Math.max(0, neededMs - uptimeS * 1_000);
+    // + 1 s: uptime_in_seconds is a difference of two truncated seconds, so it can read up to 1 s high.
+    const neededMs = maxTtl + maxTtl * driftFactor + 2 + 1_000;
+    const waitMs = Math.max(0, Math.ceil(neededMs - uptimeS * 1_000));
     if (waitMs > 0) await sleep(this.#clock, waitMs);
     return waitMs;
   }
@@ -191,4 +209,10 @@ export class ReadyGate {
     }
     return found;
   }
+}
+
+/** The server's uptime in whole seconds (rounded down), from INFO server. */
+async function uptimeOf(node: RedisNode): Promise<number> {
+  const info = String(await node.client.info('server'));
+  return Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
 }

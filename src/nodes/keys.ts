@@ -23,6 +23,9 @@ export function resourceKeys(prefix: string, resources: readonly string[]): Reso
 /** The per-node marker that the node kept its fencing counters (absent after data loss). */
 export const readyKey = (prefix: string): string => `${prefix}__ready`;
 
+/** Written on a node while it is repaired; gone if the node restarts before the repair ends. */
+export const repairKey = (prefix: string): string => `${prefix}__repairing`;
+
 /** The SCAN pattern that finds every fencing counter under `prefix`. */
 export function counterPattern(prefix: string): string {
   return `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}{*}:fc`;

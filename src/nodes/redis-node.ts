@@ -83,14 +83,11 @@ export class RedisNode {
     this.isCluster = this.client instanceof Cluster || (this.client as { isCluster?: boolean }).isCluster === true;
     this.name = nameOf(this.client);
     if (this.owned) this.client.on('error', (error: Error) => onError(this, 'connection', error));
-    defineScripts(this.client);
   }
 
   /** Runs one of redfence's scripts on this node. Not bounded in time: the caller's round is. */
   run(script: LuaScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const call = (this.client as unknown as Record<string, ScriptCaller>)[commandName(script)];
-    if (call === undefined) throw new Error(`script ${script} is not defined on ${this.name}`);
-    return call.call(this.client, keys.length, ...keys, ...args).then(
+    return runScript(this.client, script, keys, args).then(
       (reply) => {
         this.#lastReplyAt = this.#clock.now();
         return reply;
@@ -143,10 +140,23 @@ async function quitQuietly(client: Client): Promise<void> {
 }
 
 const commandName = (script: LuaScriptName): string => `redfence_${script}`;
+
+/** Runs one of redfence's scripts on any ioredis client (registering them on first use). */
+export function runScript(
+  client: Client,
+  script: LuaScriptName,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  defineScripts(client);
+  const call = (client as unknown as Record<string, ScriptCaller>)[commandName(script)];
+  if (call === undefined) throw new Error(`script ${script} is not defined`);
+  return call.call(client, keys.length, ...keys, ...args);
+}
 const defined = new WeakSet<Client>();
 
 /** Registers every redfence script on a client once (EVALSHA, falling back to EVAL on NOSCRIPT). */
-export function defineScripts(client: Client): void {
+function defineScripts(client: Client): void {
   if (defined.has(client)) return;
   for (const [name, script] of Object.entries(luaScripts)) {
     client.defineCommand(commandName(name as LuaScriptName), { lua: script.lua });

@@ -41,6 +41,12 @@ export interface RedlockSettings {
    * @defaultValue 60000
    */
   readonly maxTtl: number;
+  /**
+   * Repair a node that answers notReady (it lost its data) in the background: copy the fencing
+   * counters from a majority, wait out `maxTtl`, mark it ready (docs/operations.md).
+   * @defaultValue true
+   */
+  readonly autoRepair: boolean;
 }
 
 /** The settings a single `acquire`, `tryAcquire` or `using` call may override. */
@@ -59,6 +65,7 @@ export const redlockDefaults: Readonly<RedlockSettings> = Object.freeze({
   waitForRelease: true,
   prefix: 'redfence:',
   maxTtl: 60_000,
+  autoRepair: true,
 });
 
 const checks: Checks<RedlockSettings> = {
@@ -71,6 +78,7 @@ const checks: Checks<RedlockSettings> = {
   waitForRelease: boolean,
   prefix: nonEmptyString,
   maxTtl: positiveInteger,
+  autoRepair: boolean,
 };
 
 /** Resolves defaults, constructor options and per-call overrides; throws {@link InvalidOptionsError}. */

@@ -56,6 +56,8 @@ export interface RedlockEvents {
   extended: [event: LockEvent & { readonly remainingMs: number }];
   /** A lock was released (on every node that answered). */
   released: [event: LockEvent];
+  /** A node that had lost its data was repaired and serves grants again. */
+  repaired: [event: RepairReport];
   /** The client's wall clock stepped (only the fencing token floor uses it; validity does not). */
   clockDrift: [event: { readonly stepMs: number }];
 }
@@ -66,7 +68,7 @@ interface Grant {
   readonly settings: RedlockSettings;
 }
 
-const ACQUIRE_ONLY = new Set(['prefix', 'maxTtl', 'clock']);
+const ACQUIRE_ONLY = new Set(['prefix', 'maxTtl', 'autoRepair', 'clock']);
 /** A wall-clock step larger than this (relative to the monotonic clock) is reported as `clockDrift`. */
 const WALL_STEP_REPORT_MS = 1_000;
 
@@ -385,6 +387,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
           if (until > this.clock.now()) {
             const lock = new Lock(this, resources, BigInt(token), ttl, until);
             this.#grants.set(lock, grant);
+            if (this.settings.autoRepair) void round.done.then(() => this.#autoRepair(round.replies));
             return [lock, slowPath];
           }
           await this.#release(grant);
@@ -400,7 +403,10 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       // Nothing may stay half-locked: undo this attempt everywhere, then report every node.
       await Promise.all([this.#release(grant), round.done]);
       const reports = reportsOf(this.nodes, round.replies);
-      if (!bootstrapped && reports.some((r) => r.outcome === 'notReady') && (await this.#gate.bootstrap())) continue;
+      if (reports.some((r) => r.outcome === 'notReady')) {
+        if (!bootstrapped && (await this.#gate.bootstrap())) continue;
+        this.#autoRepair(round.replies);
+      }
       throw failureOf(resources, this.quorum, reports, failure);
     }
   }
@@ -423,6 +429,20 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       if (reply !== undefined && reply.outcome !== 'ok' && node !== undefined) {
         this.emit('nodeError', { node: node.name, operation: 'release', error: new Error(reply.error ?? reply.outcome) });
       }
+    }
+  }
+
+  /** Starts a background repair of every node that answered notReady (with `autoRepair`). */
+  #autoRepair(replies: readonly (Reply<string> | undefined)[]): void {
+    if (!this.settings.autoRepair || this.#closed) return;
+    for (const [i, reply] of replies.entries()) {
+      const node = this.nodes[i];
+      if (reply?.outcome !== 'notReady' || node === undefined || this.#gate.isRepairing(node)) continue;
+      this.#gate.repair(node).then(
+        (report) => this.emit('repaired', report),
+        (error: unknown) =>
+          this.emit('nodeError', { node: node.name, operation: 'repair', error: error instanceof Error ? error : new Error(String(error)) }),
+      );
     }
   }
 

@@ -95,9 +95,10 @@ describe('scripts', () => {
   const pinned: Record<string, string> = {
     acquire: 'a7240363cb7677d718bca047b144d90e7abbcea8',
     extend: '13eb0a121330615313ec11163b28a1d7cc2a904e',
-    release: '8efc3f6c2abcb3f707b3663b1bff9546ab9da9da',
+    fence: '2122b7a37cd2e61cbd48066674dd30ce485a783d',
     raiseFence: 'd18e7d71cf70a2ede5fe704050ac13c8098af11a',
-    ready: 'e8a617d7b2dc0ab684d3d6871f69c13466114f27',
+    ready: '97fd0d1ef08c6eaa950464367e9494ea78c25b43',
+    release: '8efc3f6c2abcb3f707b3663b1bff9546ab9da9da',
     repairCounters: 'b4e59534dc564015ab6167598a265f0a978cd228',
   };
   test('every script is pinned by SHA1 and generated from its .lua file', () => {

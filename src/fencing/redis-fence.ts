@@ -1,0 +1,99 @@
+import type { Cluster, Redis } from 'ioredis';
+import { InvalidOptionsError, StaleTokenError } from '../errors.js';
+import { runScript } from '../nodes/redis-node.js';
+import { nonEmptyString } from '../options.js';
+
+/** Options of {@link RedisFence}. */
+export interface RedisFenceOptions {
+  /** Prefix of the keys holding the highest token seen per resource. @defaultValue 'fence:' */
+  readonly prefix?: string;
+}
+
+function tokenArg(token: unknown): string {
+  if (typeof token === 'bigint' && token >= 0n) return token.toString();
+  if (typeof token === 'number' && Number.isSafeInteger(token) && token >= 0) return String(token);
+  throw new InvalidOptionsError(
+    `Expected \`token\` to be a non-negative bigint (lock.fencingToken), got \`${String(token)}\` (${typeof token})`,
+  );
+}
+
+/**
+ * A downstream fence on one Redis (the store your lock protects, not a lock node): every operation
+ * carries the holder's fencing token and is refused atomically with a {@link StaleTokenError} when
+ * a higher token was already seen for that resource. An equal token is the same grant acting again
+ * and is accepted.
+ *
+ * The highest token of resource `r` lives at `${prefix}{r}`; on Redis Cluster it shares the slot
+ * of a key `r` that has no hash tag of its own.
+ *
+ * @example
+ * const fence = new RedisFence(store)
+ * await using lock = await redlock.acquire('account:7', 5_000)
+ * await fence.update('account:7', lock.fencingToken, (balance) => String(Number(balance ?? 0) + 10))
+ */
+export class RedisFence {
+  readonly #redis: Redis | Cluster;
+  readonly #prefix: string;
+
+  constructor(redis: Redis | Cluster, options: RedisFenceOptions = {}) {
+    if (typeof (redis as Partial<Redis> | undefined)?.defineCommand !== 'function') {
+      throw new InvalidOptionsError('Expected `redis` to be an ioredis Redis or Cluster client');
+    }
+    this.#redis = redis;
+    this.#prefix = nonEmptyString('prefix', options.prefix ?? 'fence:');
+  }
+
+  /** The key that holds the highest token seen for `resource`. */
+  fenceKey(resource: string): string {
+    return `${this.#prefix}{${nonEmptyString('resource', resource)}}`;
+  }
+
+  /**
+   * Registers `token` for `resource` (a barrier): from now on lower tokens are refused.
+   * @throws {StaleTokenError} a higher token was seen already.
+   */
+  async check(resource: string, token: bigint): Promise<void> {
+    await this.#run(resource, [this.fenceKey(resource)], token, 'check');
+  }
+
+  /**
+   * Reads `key`, registering `token` in the same step. Reads must register too: otherwise a stale
+   * holder could read, a newer holder write, and the stale holder act on what it read.
+   * @throws {StaleTokenError}
+   */
+  async get(key: string, token: bigint): Promise<string | null> {
+    const value = await this.#run(key, [this.fenceKey(key), key], token, 'get');
+    return typeof value === 'string' ? value : null;
+  }
+
+  /**
+   * Writes `value` to `key` if `token` is not stale, atomically.
+   * @throws {StaleTokenError} a higher token was seen; nothing was written.
+   */
+  async set(key: string, value: string, token: bigint): Promise<void> {
+    if (typeof value !== 'string') throw new InvalidOptionsError(`Expected \`value\` to be a string, got ${typeof value}`);
+    await this.#run(key, [this.fenceKey(key), key], token, 'set', value);
+  }
+
+  /**
+   * A fenced read-modify-write: reads `key` (registering `token`), computes the new value, and
+   * writes it if no higher token acted in between. Two holders can therefore never both apply an
+   * update computed from the same old value (no lost update).
+   * @throws {StaleTokenError} at the read or the write; nothing was written.
+   */
+  async update(key: string, token: bigint, modify: (current: string | null) => string | Promise<string>): Promise<string> {
+    const next = await modify(await this.get(key, token));
+    await this.set(key, next, token);
+    return next;
+  }
+
+  async #run(resource: string, keys: string[], token: bigint, op: string, value?: string): Promise<unknown> {
+    const arg = tokenArg(token);
+    const reply = (await runScript(this.#redis, 'fence', keys, value === undefined ? [arg, op] : [arg, op, value])) as [
+      number,
+      string | null,
+    ];
+    if (reply[0] === 0) throw new StaleTokenError(resource, BigInt(arg), BigInt(String(reply[1])));
+    return reply[1];
+  }
+}
