@@ -26,6 +26,8 @@ export interface RepairReport {
   /** How long it waited for the node's uptime to pass `maxTtl` + drift. */
   readonly waitedMs: number;
   readonly clusterId: string;
+  /** True when the node was ready already and nothing was done. */
+  readonly alreadyReady: boolean;
 }
 
 /**
@@ -120,7 +122,7 @@ export class ReadyGate {
     const index = this.#nodes.indexOf(node);
     const own = markers[index];
     if (own === undefined) throw new RedfenceError('REPAIR_UNREACHABLE', `Cannot repair ${node.name}: it does not answer.`);
-    if (own !== null) return { node: node.name, counters: 0, raised: 0, waitedMs: 0, clusterId: own };
+    if (own !== null) return { node: node.name, counters: 0, raised: 0, waitedMs: 0, clusterId: own, alreadyReady: true };
 
     const uptimeS = await uptimeOf(node);
     // Written before anything is copied: a restart of the node meanwhile wipes it, and the final
@@ -169,7 +171,7 @@ export class ReadyGate {
     if (marker !== clusterId) {
       throw new RedfenceError('REPAIR_RESTARTED', `${node.name} restarted during its repair; repair it again.`);
     }
-    return { node: node.name, counters: highest.size, raised, waitedMs, clusterId };
+    return { node: node.name, counters: highest.size, raised, waitedMs, clusterId, alreadyReady: false };
   }
 
   /**

@@ -439,7 +439,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       const node = this.nodes[i];
       if (reply?.outcome !== 'notReady' || node === undefined || this.#gate.isRepairing(node)) continue;
       this.#gate.repair(node).then(
-        (report) => this.emit('repaired', report),
+        (report) => {
+          if (!report.alreadyReady) this.emit('repaired', report);
+        },
         (error: unknown) =>
           this.emit('nodeError', { node: node.name, operation: 'repair', error: error instanceof Error ? error : new Error(String(error)) }),
       );
