@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { RedfenceError } from '../errors.js';
-import { positiveInteger } from '../options.js';
+import { nonNegativeInteger, positiveInteger } from '../options.js';
+import { redlockDefaults } from '../redlock/redlock-options.js';
+import { runInspect, runRepair } from './admin.js';
 import { runDemo } from './demo.js';
 
 const USAGE = `Usage: redfence <command> [options]
@@ -11,6 +13,12 @@ Commands:
       Start an embedded local cluster of n redis-server processes (default 5), let k workers
       (default 4) contend for a few resources for s seconds (default 5), print every grant with
       its fencing token and a summary, then stop every process.
+  inspect [--prefix p] <redis-url>...
+      Show each node's ready marker and how many fencing counters it holds.
+  repair --node i [--prefix p] [--max-ttl ms] <redis-url>...
+      Bring back node i (0-based) after it lost its data: copy the fencing counters from a
+      majority, wait until it has been up longer than --max-ttl, mark it ready.
+      Use the same node list, prefix and maxTtl as your application (defaults: redfence:, 60000).
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -35,6 +43,26 @@ async function main(argv: readonly string[]): Promise<number> {
       workers: positiveInteger('--workers', Number(values.workers)),
     });
     return summary.regressions === 0 ? 0 : 1;
+  }
+  if (command === 'inspect' || command === 'repair') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: {
+        prefix: { type: 'string', default: redlockDefaults.prefix },
+        'max-ttl': { type: 'string', default: String(redlockDefaults.maxTtl) },
+        node: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    const options = {
+      urls: positionals,
+      prefix: values.prefix,
+      maxTtl: positiveInteger('--max-ttl', Number(values['max-ttl'])),
+    };
+    if (command === 'inspect') return runInspect(options);
+    await runRepair({ ...options, index: nonNegativeInteger('--node', Number(values.node)) });
+    return 0;
   }
   process.stderr.write(`redfence: unknown command \`${command}\`\n\n${USAGE}`);
   return 2;

@@ -16,6 +16,14 @@ export interface GateSettings {
   readonly driftFactor: number;
 }
 
+/** What `inspect` saw on one node. */
+export interface NodeState {
+  readonly node: string;
+  /** The cluster id in the ready marker; `null` when absent (lost its data), `undefined` when unreachable. */
+  readonly ready: string | null | undefined;
+  readonly counters: number | undefined;
+}
+
 /** What `repair` did. */
 export interface RepairReport {
   readonly node: string;
@@ -68,6 +76,18 @@ export class ReadyGate {
     );
     await round.done;
     return round.replies.map((r) => (r?.outcome === 'ok' ? (r.value ?? null) : undefined));
+  }
+
+  /** Per node: its ready marker (cluster id, `null` absent, `undefined` unreachable) and how many counters it holds. */
+  async inspect(): Promise<NodeState[]> {
+    const markers = await this.markers();
+    return Promise.all(
+      this.#nodes.map(async (node, i) => ({
+        node: node.name,
+        ready: markers[i],
+        counters: markers[i] === undefined ? undefined : (await this.#countersOn(node)).length,
+      })),
+    );
   }
 
   /**

@@ -11,7 +11,7 @@ import {
   QuorumError,
 } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
-import { ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
+import { type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
 import { assertOneSlot, readyKey, type ResourceKeys, resourceKeys } from '../nodes/keys.js';
 import { type NodeInput, RedisNode } from '../nodes/redis-node.js';
 import { abortSignal, resourceList } from '../options.js';
@@ -222,6 +222,11 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     const target = typeof node === 'number' ? this.nodes[node] : this.nodes.find((n) => n === node);
     if (target === undefined) throw new InvalidOptionsError(`Expected \`node\` to be one of this Redlock's nodes, got \`${String(node)}\``);
     return this.#gate.repair(target);
+  }
+
+  /** Reports each node's ready marker and fencing-counter count under this Redlock's prefix. */
+  inspect(): Promise<NodeState[]> {
+    return this.#gate.inspect();
   }
 
   /** Closes the connections redfence opened (not the clients you passed in). */
