@@ -41,10 +41,17 @@ function summarize(nodes: readonly NodeReport[]): string {
 function notReadyHint(nodes: readonly NodeReport[]): string {
   const notReady = nodes.filter((n) => n.outcome === 'notReady').length;
   if (notReady === 0) return '';
-  if (nodes.every((n) => n.outcome === 'notReady' || n.outcome === 'timeout' || n.outcome === 'error')) {
+  const ready = nodes.filter((n) => n.outcome === 'ok' || n.outcome === 'held').length;
+  if (ready === 0 && nodes.every((n) => n.outcome !== 'ok' && n.outcome !== 'held')) {
     return (
       ' No node is marked ready: a new cluster is initialised on the first grant that reaches all ' +
-      `${nodes.length} nodes, and a cluster that lost its data on a majority needs \`redfence repair\` (docs/operations.md).`
+      `${nodes.length} nodes; a cluster that lost its data on a majority needs a restart (docs/operations.md).`
+    );
+  }
+  if (notReady >= Math.floor(nodes.length / 2) + 1) {
+    return (
+      ` ${notReady} of ${nodes.length} nodes are not ready, a majority, so they cannot be repaired from the others: ` +
+      'either a majority lost its data, or these nodes were never one cluster under this prefix (docs/operations.md).'
     );
   }
   return ' Nodes answering notReady lost their data: run `redlock.repair(node)` or `redfence repair` (docs/operations.md).';
