@@ -10,13 +10,21 @@ export interface ResourceKeys {
   readonly locks: readonly string[];
   readonly counters: readonly string[];
   readonly channels: readonly string[];
+  /** KEYS of the acquire script: leases, counters (and the ready key, for gated nodes). */
+  readonly acquire: readonly string[];
+  readonly acquireGated: readonly string[];
 }
 
 export function resourceKeys(prefix: string, resources: readonly string[]): ResourceKeys {
+  const locks = resources.map((r) => `${prefix}{${r}}:lk`);
+  const counters = resources.map((r) => `${prefix}{${r}}:fc`);
+  const acquire = [...locks, ...counters];
   return {
-    locks: resources.map((r) => `${prefix}{${r}}:lk`),
-    counters: resources.map((r) => `${prefix}{${r}}:fc`),
+    locks,
+    counters,
     channels: resources.map((r) => `${prefix}{${r}}:released`),
+    acquire,
+    acquireGated: [...acquire, readyKey(prefix)],
   };
 }
 

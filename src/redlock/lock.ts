@@ -26,31 +26,42 @@ export class Lock implements AsyncDisposable, Disposable {
   readonly resources: readonly string[];
   /** Unique, and greater than every token of a grant of these resources that completed before this one began. */
   readonly fencingToken: bigint;
-  /** Aborts (reason: {@link LockLostError}) when the lock is lost, expires, or is released. */
-  readonly signal: AbortSignal;
   /** The TTL the lock was acquired with; the default for {@link Lock.extend}. */
   readonly ttl: number;
 
   readonly #host: LockHost;
-  readonly #controller = new AbortController();
+  // The AbortController and the expiry timer are made only when someone watches (the signal is
+  // read, or the Redlock has lockLost listeners): most locks are released long before expiry.
+  #controller: AbortController | undefined;
   #validUntil: number;
   #expiryTimer: unknown;
+  #ended: LockLostError | LockLostReason | undefined;
   #releasing: Promise<void> | undefined;
 
   /** @internal Locks are made by `Redlock`. */
-  constructor(host: LockHost, resources: readonly string[], token: bigint, ttl: number, validUntil: number) {
+  constructor(host: LockHost, resources: readonly string[], token: bigint, ttl: number, validUntil: number, watched = false) {
     this.#host = host;
     this.resources = resources;
     this.fencingToken = token;
     this.ttl = ttl;
-    this.signal = this.#controller.signal;
     this.#validUntil = validUntil;
-    this.#armExpiry();
+    if (watched) this.#armExpiry();
+  }
+
+  /** Aborts (reason: {@link LockLostError}) when the lock is lost, expires, or is released. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#ended !== undefined) this.#controller.abort(this.#reason());
+      else if (this.#validUntil <= this.#host.clock.now()) this.#lose(this.#expired());
+      else this.#armExpiry();
+    }
+    return this.#controller.signal;
   }
 
   /** Milliseconds of validity left on the monotonic clock (0 once expired, lost or released). */
   remainingMs(): number {
-    if (this.signal.aborted) return 0;
+    if (this.#ended !== undefined) return 0;
     return Math.max(0, this.#validUntil - this.#host.clock.now());
   }
 
@@ -77,9 +88,9 @@ export class Lock implements AsyncDisposable, Disposable {
       this.#lose(error);
       throw error;
     }
-    if (this.signal.aborted) return this;
+    if (this.#ended !== undefined) return this;
     this.#validUntil = validUntil;
-    this.#armExpiry();
+    if (this.#expiryTimer !== undefined) this.#armExpiry();
     return this;
   }
 
@@ -89,7 +100,7 @@ export class Lock implements AsyncDisposable, Disposable {
    */
   release(): Promise<void> {
     if (this.#releasing === undefined) {
-      this.#stop('released', 'released by its holder');
+      this.#end('released');
       this.#releasing = this.#host.releaseLock(this);
     }
     return this.#releasing;
@@ -110,25 +121,37 @@ export class Lock implements AsyncDisposable, Disposable {
   }
 
   #lose(error: LockLostError): void {
-    if (this.signal.aborted) return;
-    this.#host.clock.clearTimeout(this.#expiryTimer);
-    this.#controller.abort(error);
+    if (this.#ended !== undefined) return;
+    this.#end(error);
     this.#host.lockLost(this, error);
   }
 
-  #stop(reason: LockLostReason, message: string): void {
-    if (this.signal.aborted) return;
-    this.#host.clock.clearTimeout(this.#expiryTimer);
-    this.#controller.abort(new LockLostError(this.resources, reason, message));
+  #end(reason: LockLostError | LockLostReason): void {
+    if (this.#ended !== undefined) return;
+    this.#ended = reason;
+    if (this.#expiryTimer !== undefined) this.#host.clock.clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+    this.#controller?.abort(this.#reason());
+  }
+
+  #reason(): LockLostError {
+    const ended = this.#ended;
+    if (ended instanceof LockLostError) return ended;
+    const error =
+      ended === 'released'
+        ? new LockLostError(this.resources, 'released', 'released by its holder')
+        : this.#expired();
+    this.#ended = error;
+    return error;
   }
 
   #armExpiry(): void {
     const clock = this.#host.clock;
-    clock.clearTimeout(this.#expiryTimer);
-    const left = this.#validUntil - clock.now();
-    this.#expiryTimer = clock.setTimeout(
-      () => this.#lose(new LockLostError(this.resources, 'expired', 'its validity ran out before it was extended')),
-      Math.max(0, left),
-    );
+    if (this.#expiryTimer !== undefined) clock.clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = clock.setTimeout(() => this.#lose(this.#expired()), Math.max(0, this.#validUntil - clock.now()));
+  }
+
+  #expired(): LockLostError {
+    return new LockLostError(this.resources, 'expired', 'its validity ran out before it was extended');
   }
 }

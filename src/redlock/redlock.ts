@@ -12,7 +12,7 @@ import {
 } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
 import { type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
-import { assertOneSlot, readyKey, type ResourceKeys, resourceKeys } from '../nodes/keys.js';
+import { assertOneSlot, type ResourceKeys, resourceKeys } from '../nodes/keys.js';
 import { type NodeInput, RedisNode } from '../nodes/redis-node.js';
 import { abortSignal, resourceList } from '../options.js';
 import { Lock, type LockHost } from './lock.js';
@@ -308,6 +308,17 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     if (resources.length > 1 && this.nodes.some((n) => n.isCluster)) assertOneSlot(resources, keys);
     signal?.throwIfAborted();
 
+    // The first attempt runs outside p-retry: the common case pays for no retry machinery.
+    let first: unknown;
+    try {
+      const [lock, slowPath] = await this.#attempt(resources, keys, ttl, settings);
+      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: 1, slowPath });
+      return lock;
+    } catch (error) {
+      if (!retry || settings.retryCount === 0) throw error;
+      first = error;
+    }
+
     let watch: ReleaseWatch | undefined;
     let woken = false;
     let attempts = 0;
@@ -315,10 +326,11 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       const [lock, slowPath] = await pRetry(
         () => {
           attempts += 1;
+          if (attempts === 1) throw first; // replayed, so that p-retry handles its wait
           return this.#attempt(resources, keys, ttl, settings);
         },
         {
-          retries: retry ? settings.retryCount : 0,
+          retries: settings.retryCount,
           minTimeout: 0,
           factor: 1,
           maxRetryTime: (settings.retryCount + 1) * (settings.retryDelay + settings.retryJitter + settings.nodeTimeout),
@@ -362,17 +374,16 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       const owner = randomUUID();
       const started = this.clock.now();
       const floor = this.#tokenFloor();
-      const ungatedKeys = [...keys.locks, ...keys.counters];
-      const gatedKeys = [...ungatedKeys, readyKey(settings.prefix)];
       const gatedArgs = [owner, ttl, floor, '1'];
-      const ungatedArgs = [owner, ttl, floor, '0'];
       const round = quorumRound<string>(
         this.nodes,
         this.quorum,
         settings.nodeTimeout,
         this.clock,
         (node, i) =>
-          this.#gated[i] === true ? node.run('acquire', gatedKeys, gatedArgs) : node.run('acquire', ungatedKeys, ungatedArgs),
+          this.#gated[i] === true
+            ? node.run('acquire', keys.acquireGated, gatedArgs)
+            : node.run('acquire', keys.acquire, [owner, ttl, floor, '0']),
         classifyAcquire,
       );
       const grant: Grant = { owner, keys, settings };
@@ -390,7 +401,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
         if (committed) {
           const until = validUntil(started, ttl, settings.driftFactor);
           if (until > this.clock.now()) {
-            const lock = new Lock(this, resources, BigInt(token), ttl, until);
+            const lock = new Lock(this, resources, BigInt(token), ttl, until, this.listenerCount('lockLost') > 0);
             this.#grants.set(lock, grant);
             if (this.settings.autoRepair) void round.done.then(() => this.#autoRepair(round.replies));
             return [lock, slowPath];

@@ -5,13 +5,26 @@
 --          decimal string, [4] '1' to require the ready key, '0' to skip the gate
 -- Returns: {1, m}  locked; m is the token this node moved to, a decimal string
 --          {0, i}  held: the i-th resource is locked by another owner; nothing changed
---          error 'NOTREADY' when the ready key is required and missing (node lost its data)
+--          error 'NOTREADY …' when the ready key is required and missing (node lost its data)
 -- Counters are decimal strings compared by length, then lexically, so no precision is lost in
--- Lua's doubles; INCR keeps the +1 exact up to 2^63 - 1 (past that Redis answers an error).
+-- Lua's doubles; the + 1 is INCR, exact up to 2^63 - 1 (past that Redis answers an error).
+-- Kept lean: this runs on every node for every grant (4 calls in the common single-key case).
 local gated = ARGV[4] == '1'
 local n = gated and (#KEYS - 1) / 2 or #KEYS / 2
 if gated and redis.call('EXISTS', KEYS[#KEYS]) == 0 then
   return redis.error_reply('NOTREADY this node lost its data (no ready marker); repair it')
+end
+
+local owner = ARGV[1]
+for i = 1, n do
+  if not redis.call('SET', KEYS[i], owner, 'NX', 'PX', ARGV[2]) then
+    if redis.call('GET', KEYS[i]) == owner then
+      -- The same attempt replayed (a resent command): report the value it already moved to.
+      return {1, redis.call('GET', KEYS[n + 1]) or '0'}
+    end
+    for j = 1, i - 1 do redis.call('DEL', KEYS[j]) end
+    return {0, i}
+  end
 end
 
 local function greater(a, b)
@@ -19,29 +32,18 @@ local function greater(a, b)
   return a > b
 end
 
-local owner = ARGV[1]
-local mine = 0
-for i = 1, n do
-  local holder = redis.call('GET', KEYS[i])
-  if holder == owner then
-    mine = mine + 1
-  elseif holder then
-    return {0, i}
+-- m: the floor when it is above every counter (the common case), else the largest fc + 1.
+local m = ARGV[3]
+local behind = 0
+for i = n + 1, 2 * n do
+  local fc = redis.call('GET', KEYS[i]) or '0'
+  if not greater(m, fc) then
+    redis.call('INCR', KEYS[i])
+    m = redis.call('GET', KEYS[i])
+    behind = i
   end
 end
-if mine == n then
-  -- The same attempt replayed (a resent command): report the value it already moved to.
-  return {1, redis.call('GET', KEYS[n + 1]) or '0'}
-end
-
-local m = ARGV[3]
 for i = n + 1, 2 * n do
-  redis.call('INCR', KEYS[i])
-  local next = redis.call('GET', KEYS[i])
-  if greater(next, m) then m = next end
-end
-for i = 1, n do
-  redis.call('SET', KEYS[i], owner, 'PX', ARGV[2])
-  redis.call('SET', KEYS[n + i], m)
+  if i ~= behind or n > 1 then redis.call('SET', KEYS[i], m) end
 end
 return {1, m}
