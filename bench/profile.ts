@@ -1,3 +1,4 @@
+// Profiling aid: N=5 node --import tsx --cpu-prof bench/profile.ts — sequential acquire+release pairs.
 import { Redlock, startLocalCluster } from '../src/index.js';
 const cluster = await startLocalCluster({ nodes: Number(process.env.N ?? 1) });
 const redlock = new Redlock(cluster.urls, { prefix: 'p:' });

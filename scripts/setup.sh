@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# From a fresh clone to a running demo in one command: installs redis-server when it is missing
-# (Debian/Ubuntu package), installs the locked npm dependencies, builds, and runs the demo on an
+# From a fresh clone to a running demo in one command: installs redis-server (and PostgreSQL, for
+# the SQL fencing example's test) when missing (Debian/Ubuntu packages), installs the locked npm dependencies, builds, and runs the demo on an
 # embedded local 5-node cluster. Arguments go to the demo (e.g. --duration 3); --no-demo skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,12 +11,16 @@ if [ "$major" -lt 20 ]; then
   exit 1
 fi
 
-if [ -z "${REDIS_SERVER_BIN:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
-  echo "setup: installing redis-server from Debian's packages"
+need=()
+if [ -z "${REDIS_SERVER_BIN:-}" ] && ! command -v redis-server >/dev/null 2>&1; then need+=(redis-server); fi
+# PostgreSQL only backs the SQL fencing example's test (test/integration/postgres-fence.test.ts).
+if ! command -v pg_config >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
+if ((${#need[@]})); then
+  echo "setup: installing ${need[*]} from Debian's packages"
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends redis-server
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 redis-server --version
 
