@@ -16,8 +16,11 @@ export interface LocalClusterOptions {
   readonly redisServer?: string;
   /** Extra arguments for every redis-server, e.g. `['--maxmemory', '64mb']`. */
   readonly args?: readonly string[];
-  /** Extra environment for every redis-server (e.g. an LD_PRELOAD clock shim). */
-  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Extra environment for every redis-server (e.g. an LD_PRELOAD clock shim), or a function that
+   * gives node `index` its own (a clock per node).
+   */
+  readonly env?: Readonly<Record<string, string>> | ((index: number) => Readonly<Record<string, string>>);
   /** Milliseconds to wait for one server to be ready. @defaultValue 10000 */
   readonly startTimeout?: number;
 }
@@ -55,6 +58,7 @@ export interface LocalCluster extends AsyncDisposable {
 }
 
 interface NodeState {
+  index: number;
   port: number;
   dir: string;
   child: ChildProcess | undefined;
@@ -135,7 +139,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       '--loglevel', 'notice', '--logfile', '',
       ...(options.args ?? []),
     ];
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    const extra = typeof options.env === 'function' ? options.env(state.index) : options.env;
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extra } });
     live.add(child);
     state.child = child;
     state.paused = false;
@@ -191,7 +196,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     for (let i = 0; i < count; i += 1) {
       const dir = join(root, `node-${i}`);
       for (let tries = 0; ; tries += 1) {
-        const state: NodeState = { port: await freePort(), dir, child: undefined, paused: false };
+        const state: NodeState = { index: i, port: await freePort(), dir, child: undefined, paused: false };
         mkdirSync(dir, { recursive: true });
         try {
           await launch(state);
