@@ -1,0 +1,236 @@
+/**
+ * One proxied connection of the in-process Toxiproxy-compatible server: a client socket, an
+ * upstream socket, and for each direction a chain of toxics the data passes through in the order
+ * the toxics were added. Toxics can be added, updated and removed while data flows.
+ */
+import { connect, type Socket } from 'node:net';
+import { type Behaviour, createBehaviour, type Item, type Stream, type ToxicContext, type ToxicSpec } from './toxics.js';
+
+interface Receiver {
+  push(item: Item): void;
+}
+
+const nowhere: Receiver = { push: () => undefined };
+
+/** One toxic in one direction of one connection: a queue worked off one item at a time. */
+class Stage implements Receiver {
+  private readonly queue: Item[] = [];
+  private busy = false;
+  private removed = false;
+  private controller = new AbortController();
+  private behaviour: Behaviour | null = null;
+  private ctx: ToxicContext;
+
+  constructor(
+    readonly name: string,
+    private readonly chain: Chain,
+    spec: ToxicSpec,
+  ) {
+    this.ctx = this.attach(spec);
+  }
+
+  get active(): boolean {
+    return !this.removed;
+  }
+
+  /** (Re)starts the toxic with `spec`; toxicity is rolled here, once per connection and update. */
+  update(spec: ToxicSpec): void {
+    this.ctx = this.attach(spec);
+  }
+
+  /** Turns the stage into a pass-through that leaves the chain once its queue is empty. */
+  remove(): void {
+    this.removed = true;
+    this.controller.abort();
+    if (!this.busy) this.chain.unlink(this);
+  }
+
+  /** Drops everything (the connection closed). */
+  stop(): void {
+    this.queue.length = 0;
+    this.controller.abort();
+  }
+
+  push(item: Item): void {
+    this.queue.push(item);
+    if (!this.busy) this.pump().catch(() => this.chain.connection.destroy());
+  }
+
+  private attach(spec: ToxicSpec): ToxicContext {
+    this.controller.abort();
+    this.controller = new AbortController();
+    const connection = this.chain.connection;
+    const ctx: ToxicContext = {
+      signal: this.controller.signal,
+      forward: (item) => this.chain.after(this).push(item),
+      close: () => connection.close(),
+      reset: () => connection.reset(),
+    };
+    this.behaviour = Math.random() < spec.toxicity ? createBehaviour(spec) : null;
+    this.behaviour?.start?.(ctx);
+    return ctx;
+  }
+
+  private async pump(): Promise<void> {
+    this.busy = true;
+    try {
+      // Each pass takes one item off the queue; the queue only grows by data read from a socket.
+      for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
+        if (this.chain.connection.closed) return;
+        const ctx = this.ctx;
+        if (this.behaviour === null || this.removed) ctx.forward(item);
+        else await this.behaviour.handle(item, ctx);
+      }
+    } finally {
+      this.busy = false;
+    }
+    if (this.removed) this.chain.unlink(this);
+  }
+}
+
+/** The toxics of one direction, ending in the socket that direction writes to. */
+class Chain {
+  private readonly stages: Stage[] = [];
+
+  constructor(
+    readonly connection: Connection,
+    private readonly sink: Receiver,
+  ) {}
+
+  /** Where data read from the source socket goes. */
+  head(): Receiver {
+    return this.stages[0] ?? this.sink;
+  }
+
+  after(stage: Stage): Receiver {
+    const i = this.stages.indexOf(stage);
+    return i === -1 ? nowhere : (this.stages[i + 1] ?? this.sink);
+  }
+
+  add(spec: ToxicSpec): void {
+    this.stages.push(new Stage(spec.name, this, spec));
+  }
+
+  find(name: string): Stage | undefined {
+    return this.stages.find((s) => s.name === name && s.active);
+  }
+
+  unlink(stage: Stage): void {
+    const i = this.stages.indexOf(stage);
+    if (i !== -1) this.stages.splice(i, 1);
+  }
+
+  stop(): void {
+    for (const stage of this.stages) stage.stop();
+  }
+}
+
+/** Writes what reaches the end of a chain to `socket`; the end of the stream becomes socket.end(). */
+function socketSink(socket: Socket, connection: Connection): Receiver {
+  return {
+    push(item) {
+      if (connection.closed || socket.destroyed || socket.writableEnded) return;
+      if (item.kind === 'data') socket.write(item.data);
+      else socket.end();
+    },
+  };
+}
+
+/** Ends `socket` after its pending writes, then destroys it (at the latest after one second). */
+function endThenDestroy(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting) {
+    socket.destroy();
+    return;
+  }
+  const timer = setTimeout(() => socket.destroy(), 1_000);
+  socket.once('close', () => clearTimeout(timer));
+  socket.end(() => socket.destroy());
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A client connection proxied to the upstream, with the proxy's toxics on both directions. */
+export class Connection {
+  closed = false;
+  private readonly upstream: Socket;
+  private readonly chains: Record<Stream, Chain>;
+
+  /** `onGone` runs once, when both sockets have closed. */
+  constructor(
+    private readonly client: Socket,
+    upstream: HostPort,
+    toxics: readonly ToxicSpec[],
+    onGone: () => void,
+  ) {
+    this.upstream = connect({ host: upstream.host, port: upstream.port, allowHalfOpen: true, noDelay: true });
+    client.setNoDelay(true);
+    this.chains = {
+      upstream: new Chain(this, socketSink(this.upstream, this)),
+      downstream: new Chain(this, socketSink(client, this)),
+    };
+    for (const spec of toxics) this.chains[spec.stream].add(spec);
+    let open = 2;
+    for (const [socket, chain] of [
+      [client, this.chains.upstream],
+      [this.upstream, this.chains.downstream],
+    ] as const) {
+      socket.on('data', (data: Buffer) => {
+        if (!this.closed) chain.head().push({ kind: 'data', data, at: performance.now() });
+      });
+      socket.on('end', () => {
+        if (!this.closed) chain.head().push({ kind: 'end' });
+      });
+      socket.on('error', () => this.destroy());
+      socket.once('close', () => {
+        open -= 1;
+        if (open === 0) onGone();
+      });
+    }
+  }
+
+  addToxic(spec: ToxicSpec): void {
+    if (!this.closed) this.chains[spec.stream].add(spec);
+  }
+
+  updateToxic(spec: ToxicSpec): void {
+    if (!this.closed) this.chains[spec.stream].find(spec.name)?.update(spec);
+  }
+
+  removeToxic(spec: ToxicSpec): void {
+    this.chains[spec.stream].find(spec.name)?.remove();
+  }
+
+  /** Closes both sockets gracefully (FIN), dropping whatever the toxics still hold. */
+  close(): void {
+    if (!this.stop()) return;
+    endThenDestroy(this.client);
+    endThenDestroy(this.upstream);
+  }
+
+  /** Resets the client socket (RST, the client sees ECONNRESET) and drops the upstream socket. */
+  reset(): void {
+    if (!this.stop()) return;
+    this.client.resetAndDestroy();
+    this.upstream.destroy();
+  }
+
+  /** Destroys both sockets at once. */
+  destroy(): void {
+    this.stop();
+    this.client.destroy();
+    this.upstream.destroy();
+  }
+
+  /** Marks the connection closed and stops the toxics; false when it already was. */
+  private stop(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    this.chains.upstream.stop();
+    this.chains.downstream.stop();
+    return true;
+  }
+}

@@ -1,0 +1,555 @@
+/**
+ * Conformance of the Toxiproxy server the chaos suite uses: the in-process one by default, a real
+ * Toxiproxy when TOXIPROXY_URL is set. The server is driven through `toxiproxy-node-client`; raw
+ * fetch is used only where the client has no method or hides the status code and error body.
+ * Faults are checked end to end against a real redis-server, through ioredis and raw sockets.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { after, before, test, type TestContext } from 'node:test';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  type Bandwidth,
+  type Latency,
+  type Slicer,
+  type Slowclose,
+  type Timeout,
+  type Proxy as ToxiproxyProxy,
+  ToxiproxyError,
+} from 'toxiproxy-node-client';
+import { type LocalCluster, startLocalCluster } from '../../src/index.js';
+import {
+  listenAddress,
+  proxyEndpoint,
+  toxiproxyClient,
+  type ToxiproxyHandle,
+  upstreamAddress,
+} from './toxiproxy.js';
+
+/** Timers may fire up to a millisecond early against performance.now(). */
+const MARGIN_MS = 2;
+const options = { timeout: 30_000 };
+
+let cluster: LocalCluster | undefined;
+let toxiproxy: ToxiproxyHandle | undefined;
+
+before(async () => {
+  cluster = await startLocalCluster({ nodes: 1 });
+  toxiproxy = await toxiproxyClient();
+});
+
+after(async () => {
+  await toxiproxy?.close();
+  await cluster?.stop();
+});
+
+function env() {
+  const node = cluster?.nodes[0];
+  if (node === undefined || toxiproxy === undefined) throw new Error('setup did not finish');
+  return { client: toxiproxy.client, url: toxiproxy.url, external: toxiproxy.external, upstream: upstreamAddress(node.port) };
+}
+
+const uniqueName = (): string => `conformance-${randomUUID().slice(0, 8)}`;
+
+/** A proxy to the redis-server under a fresh name, removed when the test ends. */
+async function newProxy(t: TestContext): Promise<ToxiproxyProxy> {
+  const proxy = await env().client.createProxy({ name: uniqueName(), listen: listenAddress(), upstream: env().upstream });
+  t.after(() => proxy.remove().catch(() => undefined));
+  return proxy;
+}
+
+interface Observed {
+  readonly redis: Redis;
+  readonly errors: NodeJS.ErrnoException[];
+  /** Resolves when the connection closes. */
+  readonly closed: Promise<void>;
+  isClosed(): boolean;
+}
+
+/** An ioredis client through `proxy` that never reconnects, disconnected when the test ends. */
+async function redisVia(t: TestContext, proxy: { readonly listen: string }, extra: RedisOptions = {}): Promise<Observed> {
+  const redis = new Redis({
+    ...proxyEndpoint(proxy),
+    lazyConnect: true,
+    enableReadyCheck: false, // no INFO on connect
+    disableClientInfo: true, // no CLIENT SETINFO on connect: a connection is open before any data flows
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 5_000,
+    ...extra,
+  });
+  t.after(() => redis.disconnect());
+  const errors: NodeJS.ErrnoException[] = [];
+  redis.on('error', (error: NodeJS.ErrnoException) => errors.push(error));
+  let isClosed = false;
+  const closed = new Promise<void>((resolve) =>
+    redis.once('close', () => {
+      isClosed = true;
+      resolve();
+    }),
+  );
+  await redis.connect();
+  return { redis, errors, closed, isClosed: () => isClosed };
+}
+
+interface RawConnection {
+  readonly socket: Socket;
+  readonly reads: { readonly data: Buffer; readonly at: number }[];
+  readonly errors: NodeJS.ErrnoException[];
+  /** performance.now() when the peer ended the stream. */
+  readonly ended: Promise<number>;
+  readonly closed: Promise<void>;
+  text(): string;
+  /** Resolves once at least `bytes` bytes were read. */
+  untilBytes(bytes: number): Promise<void>;
+}
+
+/** A plain TCP connection through `proxy`, destroyed when the test ends. */
+async function rawVia(t: TestContext, proxy: { readonly listen: string }): Promise<RawConnection> {
+  const socket = connect(proxyEndpoint(proxy));
+  t.after(() => socket.destroy());
+  const reads: { data: Buffer; at: number }[] = [];
+  const errors: NodeJS.ErrnoException[] = [];
+  const text = (): string => Buffer.concat(reads.map((r) => r.data)).toString();
+  socket.on('data', (data: Buffer) => reads.push({ data, at: performance.now() }));
+  socket.on('error', (error: NodeJS.ErrnoException) => errors.push(error));
+  const ended = new Promise<number>((resolve) => socket.once('end', () => resolve(performance.now())));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const untilBytes = (bytes: number): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (Buffer.byteLength(text()) < bytes) return;
+        socket.off('data', check);
+        resolve();
+      };
+      socket.on('data', check);
+      check();
+    });
+  return { socket, reads, errors, ended, closed, text, untilBytes };
+}
+
+/** `'connected'`, or the error code of a connection attempt to `endpoint`. */
+function tryConnect(endpoint: { host: string; port: number }): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(endpoint);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      socket.destroy();
+      resolve(error.code ?? error.message);
+    });
+  });
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Never rejects, so a command may stay pending or fail without an unhandled rejection. */
+function settle<T>(promise: Promise<T>): Promise<Outcome<T>> {
+  return promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+}
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Milliseconds `run` took. */
+async function timed(run: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await run();
+  return performance.now() - start;
+}
+
+interface ApiResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly text: string;
+  readonly json: unknown;
+}
+
+/** A raw API request, for status codes, error bodies and the endpoints the client lacks. */
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  const init: RequestInit = { method, headers };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'content-type': 'application/json', ...headers };
+  }
+  const response = await fetch(`${env().url}${path}`, init);
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, contentType: response.headers.get('content-type') ?? '', text, json };
+}
+
+/** `{status, json}` of a raw request, to compare with an expected error. */
+async function statusAndBody(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const { status, json } = await api(method, path, body);
+  return { status, json };
+}
+
+const errorBody = (status: number, error: string) => ({ status, json: { error, status } });
+
+test('GET /version gives the 2.x version document as raw text', options, async () => {
+  const text = await env().client.getVersion();
+  assert.match(String((JSON.parse(text) as { version?: unknown }).version), /^2\.\d+\.\d+$/);
+  if (!env().external) assert.equal(text, '{"version": "2.12.0"}\n');
+  const response = await api('GET', '/version');
+  assert.equal(response.status, 200);
+  assert.match(response.contentType, /^application\/json/);
+});
+
+test('proxy endpoints: status codes, defaults, real port, and the documented errors', options, async (t) => {
+  const { client, upstream } = env();
+  const proxy = await newProxy(t);
+  assert.equal(proxy.enabled, true, 'enabled defaults to true');
+  assert.equal(proxy.upstream, upstream);
+  assert.notEqual(proxyEndpoint(proxy).port, 0, 'the response carries the real port');
+  assert.deepEqual((await client.get(proxy.name)).toJson(), proxy.toJson());
+  assert.deepEqual((await client.getAll())[proxy.name]?.toJson(), proxy.toJson());
+
+  const shown = await api('GET', `/proxies/${proxy.name}`);
+  assert.equal(shown.status, 200);
+  assert.deepEqual({ ...(shown.json as object), Logger: undefined }, { ...proxy.toJson(), toxics: [], Logger: undefined });
+
+  const name = uniqueName();
+  t.after(() => api('DELETE', `/proxies/${name}`).catch(() => undefined));
+  const created = await api('POST', '/proxies', { name, listen: listenAddress(), upstream });
+  assert.equal(created.status, 201);
+  assert.deepEqual(await statusAndBody('POST', '/proxies', { name, listen: listenAddress(), upstream }), errorBody(409, 'proxy already exists'));
+  assert.deepEqual(await statusAndBody('POST', '/proxies', { listen: listenAddress(), upstream }), errorBody(400, 'missing required field: name'));
+  assert.deepEqual(
+    await statusAndBody('POST', '/proxies', { name: uniqueName(), listen: listenAddress() }),
+    errorBody(400, 'missing required field: upstream'),
+  );
+
+  const missing = uniqueName();
+  assert.deepEqual(await statusAndBody('GET', `/proxies/${missing}`), errorBody(404, 'proxy not found'));
+  await assert.rejects(client.get(missing), (error: unknown) => error instanceof ToxiproxyError && /404/.test(error.message));
+
+  assert.equal((await api('DELETE', `/proxies/${name}`)).status, 204);
+  assert.deepEqual(await statusAndBody('GET', `/proxies/${name}`), errorBody(404, 'proxy not found'));
+});
+
+test('toxic endpoints: 200 on create, defaults filled in, merge on update, and the documented errors', options, async (t) => {
+  const proxy = await newProxy(t);
+  const toxics = `/proxies/${proxy.name}/toxics`;
+  const defaults: Record<string, Record<string, number>> = {
+    latency: { latency: 0, jitter: 0 },
+    bandwidth: { rate: 0 },
+    slow_close: { delay: 0 },
+    timeout: { timeout: 0 },
+    reset_peer: { timeout: 0 },
+    slicer: { average_size: 0, size_variation: 0, delay: 0 },
+    limit_data: { bytes: 0 },
+  };
+  for (const [type, attributes] of Object.entries(defaults)) {
+    const created = await api('POST', toxics, { type });
+    assert.equal(created.status, 200, `${type}: status`);
+    assert.deepEqual(created.json, { attributes, name: `${type}_downstream`, type, stream: 'downstream', toxicity: 1 }, type);
+  }
+  const upstreamOne = await api('POST', toxics, { type: 'latency', stream: 'upstream' });
+  assert.deepEqual(upstreamOne.json, {
+    attributes: defaults['latency'],
+    name: 'latency_upstream',
+    type: 'latency',
+    stream: 'upstream',
+    toxicity: 1,
+  });
+  const listed = await api('GET', toxics);
+  assert.equal(listed.status, 200);
+  assert.deepEqual(
+    (listed.json as { name: string }[]).map((x) => x.name).sort(),
+    [...Object.keys(defaults).map((type) => `${type}_downstream`), 'latency_upstream'].sort(),
+  );
+
+  assert.deepEqual(await statusAndBody('POST', toxics, { type: 'latency' }), errorBody(409, 'toxic already exists'));
+  assert.deepEqual(await statusAndBody('POST', toxics, { type: 'no_such_toxic' }), errorBody(400, 'invalid toxic type'));
+  assert.deepEqual(
+    await statusAndBody('POST', toxics, { type: 'latency', name: 'x', stream: 'sideways' }),
+    errorBody(400, 'stream was invalid, can be either upstream or downstream'),
+  );
+  assert.deepEqual(await statusAndBody('GET', `${toxics}/nope`), errorBody(404, 'toxic not found'));
+  assert.deepEqual(await statusAndBody('POST', `/proxies/${uniqueName()}/toxics`, { type: 'latency' }), errorBody(404, 'proxy not found'));
+
+  // Through the client: create, read back, update, remove.
+  const body = { name: 'lat', type: 'latency', stream: 'upstream', toxicity: 0.5, attributes: { latency: 100, jitter: 0 } } as const;
+  const toxic = await proxy.addToxic<Latency>(body);
+  assert.deepEqual(toxic.toJson(), body);
+  assert.deepEqual((await proxy.getToxic<Latency>('lat')).toJson(), body);
+  const merged = await api('POST', `${toxics}/lat`, { attributes: { jitter: 7 } });
+  assert.equal(merged.status, 200);
+  assert.deepEqual(merged.json, { ...body, attributes: { latency: 100, jitter: 7 } }, 'attributes are merged');
+  const retoxed = await api('POST', `${toxics}/lat`, { toxicity: 0.25 });
+  assert.deepEqual(retoxed.json, { ...body, toxicity: 0.25, attributes: { latency: 100, jitter: 7 } }, 'toxicity alone changes');
+  const updated = await toxic.update({ ...toxic.toJson(), attributes: { latency: 50, jitter: 0 } });
+  assert.deepEqual(updated.toJson(), { ...body, attributes: { latency: 50, jitter: 0 } });
+  const inProxy = await api('GET', `/proxies/${proxy.name}`);
+  assert.equal((inProxy.json as { toxics: unknown[] }).toxics.length, Object.keys(defaults).length + 2);
+
+  await updated.remove();
+  assert.deepEqual(await statusAndBody('GET', `${toxics}/lat`), errorBody(404, 'toxic not found'));
+  assert.equal((await api('DELETE', `${toxics}/latency_upstream`)).status, 204);
+});
+
+test('a user agent starting with Mozilla/ is refused with 403', options, async () => {
+  assert.equal((await api('GET', '/proxies')).status, 200);
+  const browser = await api('GET', '/proxies', undefined, { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' });
+  assert.equal(browser.status, 403);
+});
+
+test('populate answers 201, keeps unchanged proxies and replaces changed ones', options, async (t) => {
+  const { client, upstream } = env();
+  const [a, b] = [uniqueName(), uniqueName()];
+  t.after(() => Promise.all([a, b].map((name) => api('DELETE', `/proxies/${name}`).catch(() => undefined))));
+  const first = await client.populate([
+    { name: a, listen: listenAddress(), upstream },
+    { name: b, listen: listenAddress(), upstream },
+  ]);
+  const [proxyA, proxyB] = [first[a], first[b]];
+  assert.ok(proxyA !== undefined && proxyB !== undefined, 'both proxies are returned');
+  const viaA = await redisVia(t, proxyA);
+  const viaB = await redisVia(t, proxyB);
+  assert.equal(await viaA.redis.ping(), 'PONG');
+  assert.equal(await viaB.redis.ping(), 'PONG');
+
+  const changedUpstream = upstreamAddress(1); // nothing listens on port 1
+  const second = await api('POST', '/populate', [
+    { name: a, listen: proxyA.listen, upstream },
+    { name: b, listen: proxyB.listen, upstream: changedUpstream },
+  ]);
+  assert.equal(second.status, 201);
+  const proxies = (second.json as { proxies: { name: string; listen: string; upstream: string }[] }).proxies;
+  assert.deepEqual(
+    proxies.map((p) => [p.name, p.listen, p.upstream]),
+    [
+      [a, proxyA.listen, upstream],
+      [b, proxyB.listen, changedUpstream],
+    ],
+  );
+  await within(viaB.closed, 5_000, 'the connection of the replaced proxy closing');
+  assert.equal(await viaA.redis.ping(), 'PONG', 'the kept proxy was not restarted');
+  assert.equal(viaA.isClosed(), false);
+});
+
+test('latency delays replies by at least the latency, on open and new connections, until removed', options, async (t) => {
+  const proxy = await newProxy(t);
+  const first = await redisVia(t, proxy);
+  const down = await proxy.addToxic<Latency>({ name: 'lat', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 300, jitter: 0 } });
+  const second = await redisVia(t, proxy);
+  for (const { redis } of [first, second, first]) {
+    const ms = await timed(() => redis.ping());
+    assert.ok(ms >= 300 - MARGIN_MS, `PING took ${ms.toFixed(1)} ms with 300 ms downstream latency`);
+    assert.ok(ms < 300 + 5_000, `PING took ${ms.toFixed(1)} ms`);
+  }
+  await down.remove();
+  const clean = await timed(() => first.redis.ping());
+  assert.ok(clean < 250, `PING took ${clean.toFixed(1)} ms after the latency toxic was removed`);
+
+  const up = await proxy.addToxic<Latency>({ name: 'lat-up', type: 'latency', stream: 'upstream', toxicity: 1, attributes: { latency: 200, jitter: 0 } });
+  const upMs = await timed(() => first.redis.ping());
+  assert.ok(upMs >= 200 - MARGIN_MS, `PING took ${upMs.toFixed(1)} ms with 200 ms upstream latency`);
+  await up.update({ ...up.toJson(), attributes: { latency: 200, jitter: 100 } });
+  for (let i = 0; i < 5; i += 1) {
+    const ms = await timed(() => first.redis.ping());
+    assert.ok(ms >= 100 - MARGIN_MS, `PING took ${ms.toFixed(1)} ms with 200 ± 100 ms latency`);
+  }
+});
+
+test('toxicity is rolled once per connection: a connection is delayed on every PING or on none', options, async (t) => {
+  const never = await newProxy(t);
+  await never.addToxic<Latency>({ name: 'never', type: 'latency', stream: 'downstream', toxicity: 0, attributes: { latency: 400, jitter: 0 } });
+  const spared = await redisVia(t, never);
+  for (let i = 0; i < 3; i += 1) {
+    const ms = await timed(() => spared.redis.ping());
+    assert.ok(ms < 200, `PING took ${ms.toFixed(1)} ms through a toxic with toxicity 0`);
+  }
+
+  const maybe = await newProxy(t);
+  await maybe.addToxic<Latency>({ name: 'maybe', type: 'latency', stream: 'downstream', toxicity: 0.5, attributes: { latency: 400, jitter: 0 } });
+  const clients = await Promise.all(Array.from({ length: 8 }, () => redisVia(t, maybe)));
+  const delays = await Promise.all(
+    clients.map(async ({ redis }) => {
+      const delayed: boolean[] = [];
+      for (let i = 0; i < 3; i += 1) delayed.push((await timed(() => redis.ping())) >= 200);
+      return delayed;
+    }),
+  );
+  for (const delayed of delays) assert.ok(delayed.every((d) => d === delayed[0]), `per-PING delays of one connection: ${delayed.join(', ')}`);
+});
+
+test('timeout 0 swallows data while it exists; removing it closes every connection of the proxy', options, async (t) => {
+  const proxy = await newProxy(t);
+  const busy = await redisVia(t, proxy);
+  const idle = await redisVia(t, proxy);
+  assert.equal(await busy.redis.ping(), 'PONG');
+  const toxic = await proxy.addToxic<Timeout>({ name: 'swallow', type: 'timeout', stream: 'downstream', toxicity: 1, attributes: { timeout: 0 } });
+  const ping = settle(busy.redis.ping());
+  assert.equal(await settlesWithin(ping, 1_000), false, 'PING is answered while the timeout toxic exists');
+  assert.equal(busy.isClosed(), false, 'timeout 0 does not close the connection');
+
+  await toxic.remove();
+  await within(Promise.all([busy.closed, idle.closed]), 5_000, 'both connections closing after the timeout toxic was removed');
+  const outcome = await within(ping, 5_000, 'the swallowed PING failing');
+  assert.equal(outcome.ok, false, 'the swallowed PING fails');
+  const fresh = await redisVia(t, proxy);
+  assert.equal(await fresh.redis.ping(), 'PONG', 'the proxy itself still works');
+});
+
+test('timeout > 0 closes the connection after the timeout', options, async (t) => {
+  const proxy = await newProxy(t);
+  const client = await redisVia(t, proxy);
+  const start = performance.now();
+  await proxy.addToxic<Timeout>({ name: 'cut', type: 'timeout', stream: 'downstream', toxicity: 1, attributes: { timeout: 400 } });
+  const ping = settle(client.redis.ping());
+  await within(client.closed, 5_000, 'the connection closing');
+  const ms = performance.now() - start;
+  assert.ok(ms >= 400 - MARGIN_MS, `closed after ${ms.toFixed(1)} ms with timeout 400`);
+  assert.equal((await ping).ok, false, 'the PING got no answer');
+});
+
+test('reset_peer resets the connection: the client sees ECONNRESET', options, async (t) => {
+  const proxy = await newProxy(t);
+  const client = await redisVia(t, proxy);
+  assert.equal(await client.redis.ping(), 'PONG');
+  await proxy.addToxic<{ timeout: number }>({ name: 'rst', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { timeout: 200 } });
+  const start = performance.now();
+  const ping = settle(client.redis.ping());
+  await within(client.closed, 5_000, 'the connection closing');
+  const ms = performance.now() - start;
+  assert.ok(ms >= 200 - MARGIN_MS, `reset after ${ms.toFixed(1)} ms with timeout 200`);
+  assert.ok(
+    client.errors.some((e) => e.code === 'ECONNRESET'),
+    `errors seen: ${client.errors.map((e) => e.code ?? e.message).join(', ') || 'none'}`,
+  );
+  assert.equal((await ping).ok, false);
+});
+
+test('down (enabled:false) closes open connections and refuses new ones; enabling restores the same port', options, async (t) => {
+  const proxy = await newProxy(t);
+  const endpoint = proxyEndpoint(proxy);
+  const open = await redisVia(t, proxy);
+  assert.equal(await open.redis.ping(), 'PONG');
+  const down = await proxy.update({ enabled: false, listen: proxy.listen, upstream: proxy.upstream });
+  assert.equal(down.enabled, false);
+  await within(open.closed, 5_000, 'the open connection closing');
+  assert.equal(await within(tryConnect(endpoint), 5_000, 'a connection attempt'), 'ECONNREFUSED');
+  assert.equal((await env().client.get(proxy.name)).enabled, false);
+
+  const up = await proxy.update({ enabled: true, listen: proxy.listen, upstream: proxy.upstream });
+  assert.equal(up.enabled, true);
+  assert.equal(up.listen, proxy.listen, 'the proxy listens on the same port again');
+  const again = await redisVia(t, up);
+  assert.equal(await again.redis.ping(), 'PONG');
+});
+
+test('limit_data closes the connection after N bytes', options, async (t) => {
+  const proxy = await newProxy(t);
+  await proxy.addToxic<{ bytes: number }>({ name: 'limit', type: 'limit_data', stream: 'downstream', toxicity: 1, attributes: { bytes: 10 } });
+  const raw = await rawVia(t, proxy);
+  raw.socket.write('PING\r\nPING\r\n');
+  await within(raw.closed, 5_000, 'the connection closing');
+  assert.equal(raw.text(), '+PONG\r\n+PO', 'exactly the first 10 bytes of the two replies');
+});
+
+test('slicer splits a reply into small delayed writes', options, async (t) => {
+  const proxy = await newProxy(t);
+  await proxy.addToxic<Slicer>({ name: 'slices', type: 'slicer', stream: 'downstream', toxicity: 1, attributes: { average_size: 1, size_variation: 0, delay: 20_000 } });
+  const raw = await rawVia(t, proxy);
+  const start = performance.now();
+  raw.socket.write('PING\r\n');
+  await within(raw.untilBytes(7), 5_000, 'the whole reply');
+  const ms = performance.now() - start;
+  assert.equal(raw.text(), '+PONG\r\n');
+  assert.ok(raw.reads.length >= 4, `the 7-byte reply came in ${raw.reads.length} reads`);
+  assert.ok(ms >= 6 * 20 - MARGIN_MS, `7 one-byte slices 20 ms apart took ${ms.toFixed(1)} ms`);
+});
+
+test('bandwidth throttles a large reply to the rate', options, async (t) => {
+  const proxy = await newProxy(t);
+  const { redis } = await redisVia(t, proxy);
+  const key = `conformance:${randomUUID()}`;
+  const value = Buffer.alloc(25_000, 'x');
+  await redis.set(key, value, 'PX', 60_000);
+  const fast = await timed(() => redis.getBuffer(key));
+  await proxy.addToxic<Bandwidth>({ name: 'slow', type: 'bandwidth', stream: 'downstream', toxicity: 1, attributes: { rate: 50 } });
+  let got: Buffer | null = null;
+  const ms = await timed(async () => {
+    got = await redis.getBuffer(key);
+  });
+  assert.ok(value.equals(got ?? Buffer.alloc(0)), 'the value arrives intact');
+  assert.ok(ms >= 400, `25 000 bytes at 50 KB/s took ${ms.toFixed(1)} ms (unthrottled: ${fast.toFixed(1)} ms)`);
+  await redis.del(key);
+});
+
+test('slow_close delays the close after the last data', options, async (t) => {
+  const proxy = await newProxy(t);
+  await proxy.addToxic<Slowclose>({ name: 'linger', type: 'slow_close', stream: 'downstream', toxicity: 1, attributes: { delay: 400 } });
+  const raw = await rawVia(t, proxy);
+  raw.socket.write('QUIT\r\n');
+  const endedAt = await within(raw.ended, 5_000, 'the end of the stream');
+  assert.equal(raw.text(), '+OK\r\n');
+  const lastData = raw.reads.at(-1)?.at ?? Number.NaN;
+  assert.ok(endedAt - lastData >= 350, `FIN came ${(endedAt - lastData).toFixed(1)} ms after the reply with slow_close 400`);
+});
+
+test('POST /reset answers 204, removes every toxic and re-enables every proxy', options, async (t) => {
+  const { client } = env();
+  const slow = await newProxy(t);
+  const disabled = await newProxy(t);
+  await slow.addToxic<Latency>({ name: 'lat', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 300, jitter: 0 } });
+  await slow.addToxic<Timeout>({ name: 'hold', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } });
+  const held = await redisVia(t, slow);
+  const heldPing = settle(held.redis.ping());
+  await disabled.update({ enabled: false, listen: disabled.listen, upstream: disabled.upstream });
+
+  await client.reset();
+  const toxics = await api('GET', `/proxies/${slow.name}/toxics`);
+  assert.deepEqual(toxics.json, [], 'no toxics left');
+  const reenabled = await client.get(disabled.name);
+  assert.equal(reenabled.enabled, true);
+  assert.equal(reenabled.listen, disabled.listen);
+  await within(held.closed, 5_000, 'the connection held by the removed timeout toxic closing');
+  assert.equal((await within(heldPing, 5_000, 'the held PING failing')).ok, false);
+
+  const fresh = await redisVia(t, slow);
+  const ms = await timed(() => fresh.redis.ping());
+  assert.ok(ms < 250, `PING took ${ms.toFixed(1)} ms after reset`);
+  assert.equal(await (await redisVia(t, reenabled)).redis.ping(), 'PONG');
+  assert.equal((await api('POST', '/reset')).status, 204);
+});
