@@ -54,7 +54,7 @@ export async function commitToken(
     quorum - atToken,
     timeoutMs,
     clock,
-    (node) => node.run('raiseFence', keys.acquire, [owner, token]),
+    (node) => node.run('raiseFence', keys.fence, [owner, token]),
     (reply) => ({ outcome: reply === 1 ? 'ok' : 'held' }),
   );
   return { token, slowPath: true, committed: await round.decided };

@@ -6,25 +6,36 @@ import { InvalidOptionsError } from '../errors.js';
  * (`{prefix}{resource}:lk`), so a resource's keys share a Redis Cluster slot.
  */
 export interface ResourceKeys {
-  /** `lk` keys (the leases), then `fc` keys (fencing counters), in resource order. */
+  /** `lk` keys (the leases), in resource order. */
   readonly locks: readonly string[];
+  /** `fc` keys (fencing counters). */
   readonly counters: readonly string[];
+  /** Release notification channels. */
   readonly channels: readonly string[];
-  /** KEYS of the acquire script: leases, counters (and the ready key, for gated nodes). */
+  /** KEYS of the fence round (raiseFence): leases, counters. */
+  readonly fence: readonly string[];
+  /** KEYS of the acquire script: leases, counters, queues, queue expiries (and the ready key, gated). */
   readonly acquire: readonly string[];
   readonly acquireGated: readonly string[];
+  /** KEYS of the release and leave-queue scripts: leases, queues, queue expiries. */
+  readonly release: readonly string[];
 }
 
 export function resourceKeys(prefix: string, resources: readonly string[]): ResourceKeys {
-  const locks = resources.map((r) => `${prefix}{${r}}:lk`);
-  const counters = resources.map((r) => `${prefix}{${r}}:fc`);
-  const acquire = [...locks, ...counters];
+  const key = (suffix: string) => resources.map((r) => `${prefix}{${r}}:${suffix}`);
+  const locks = key('lk');
+  const counters = key('fc');
+  const queues = key('q');
+  const expiries = key('qe');
+  const acquire = [...locks, ...counters, ...queues, ...expiries];
   return {
     locks,
     counters,
-    channels: resources.map((r) => `${prefix}{${r}}:released`),
+    channels: key('released'),
+    fence: [...locks, ...counters],
     acquire,
     acquireGated: [...acquire, readyKey(prefix)],
+    release: [...locks, ...queues, ...expiries],
   };
 }
 

@@ -64,9 +64,22 @@ export interface RedlockEvents {
 
 interface Grant {
   readonly owner: string;
+  readonly ticket: Ticket;
   readonly keys: ResourceKeys;
   readonly settings: RedlockSettings;
 }
+
+/** A waiter's place in the nodes' queues: one per acquire call, kept across its attempts. */
+interface Ticket {
+  readonly id: string;
+  /** Arrival order (wall clock µs; ties broken by id), the same on every node. */
+  readonly score: string;
+  /** How long the nodes keep the ticket queued after an attempt (0: not queued). */
+  readonly stayMs: number;
+}
+
+/** After a wake-up whose attempt still found the lock held (a slower node), retry this soon. */
+const RETRY_AFTER_WAKE_MS = 5;
 
 const ACQUIRE_ONLY = new Set(['prefix', 'maxTtl', 'autoRepair', 'clock']);
 /** A wall-clock step larger than this (relative to the monotonic clock) is reported as `clockDrift`. */
@@ -308,26 +321,34 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     if (resources.length > 1 && this.nodes.some((n) => n.isCluster)) assertOneSlot(resources, keys);
     signal?.throwIfAborted();
 
+    // Waiters queue on the nodes with this ticket, which keeps its place across attempts.
+    const ticket: Ticket = {
+      id: randomUUID(),
+      score: wallClockMicros(),
+      stayMs: retry && settings.retryCount > 0 ? settings.retryDelay + settings.retryJitter + 4 * settings.nodeTimeout + 100 : 0,
+    };
+
     // The first attempt runs outside p-retry: the common case pays for no retry machinery.
     let first: unknown;
     try {
-      const [lock, slowPath] = await this.#attempt(resources, keys, ttl, settings);
+      const [lock, slowPath] = await this.#attempt(resources, keys, ttl, settings, ticket);
       this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: 1, slowPath });
       return lock;
     } catch (error) {
-      if (!retry || settings.retryCount === 0) throw error;
+      if (ticket.stayMs === 0) throw error;
       first = error;
     }
 
     let watch: ReleaseWatch | undefined;
     let woken = false;
+    let wokenBefore = false;
     let attempts = 0;
     try {
       const [lock, slowPath] = await pRetry(
         () => {
           attempts += 1;
           if (attempts === 1) throw first; // replayed, so that p-retry handles its wait
-          return this.#attempt(resources, keys, ttl, settings);
+          return this.#attempt(resources, keys, ttl, settings, ticket);
         },
         {
           retries: settings.retryCount,
@@ -336,21 +357,27 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
           maxRetryTime: (settings.retryCount + 1) * (settings.retryDelay + settings.retryJitter + settings.nodeTimeout),
           ...(signal === undefined ? {} : { signal }),
           onFailedAttempt: async ({ error, retriesLeft }) => {
+            wokenBefore = woken;
             woken = false;
             if (!(error instanceof QuorumError || error instanceof LockExpiredError)) throw error;
             if (retriesLeft === 0) return;
-            const delay = settings.retryDelay + Math.round((Math.random() * 2 - 1) * settings.retryJitter);
+            // Woken, but the lock was still held on some node (it is changing hands): look again
+            // soon; otherwise sleep the retry delay (or until woken).
+            const jittered = settings.retryDelay + Math.round((Math.random() * 2 - 1) * settings.retryJitter);
+            const delay = Math.max(0, wokenBefore ? Math.min(RETRY_AFTER_WAKE_MS, jittered) : jittered);
             if (settings.waitForRelease && error instanceof LockHeldError) {
               if (watch === undefined) {
-                // Subscribe, then try again at once: a release from now on wakes us.
-                watch = this.#releases(settings).watch(keys.channels);
+                watch = this.#releases(settings).watch(keys.channels, ticket.id);
                 await watch.ready;
-                woken = true;
-                return;
+                if (watch.fresh) {
+                  // Just subscribed: a wake-up sent before that was missed, so look again now.
+                  woken = true;
+                  return;
+                }
               }
-              woken = await watch.wait(Math.max(0, delay), signal);
+              woken = await watch.wait(delay, signal);
             } else {
-              await sleep(this.clock, Math.max(0, delay), signal);
+              await sleep(this.clock, delay, signal);
             }
           },
           shouldConsumeRetry: () => !woken,
@@ -358,6 +385,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       );
       this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts, slowPath });
       return lock;
+    } catch (error) {
+      this.#leaveQueue(keys, settings, ticket);
+      throw error;
     } finally {
       watch?.[Symbol.dispose]();
     }
@@ -369,12 +399,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     keys: ResourceKeys,
     ttl: number,
     settings: RedlockSettings,
+    ticket: Ticket,
   ): Promise<[lock: Lock, slowPath: boolean]> {
     for (let bootstrapped = false; ; bootstrapped = true) {
       const owner = randomUUID();
       const started = this.clock.now();
       const floor = this.#tokenFloor();
-      const gatedArgs = [owner, ttl, floor, '1'];
+      const gatedArgs = [owner, ttl, floor, '1', ticket.id, ticket.score, ticket.stayMs];
       const round = quorumRound<string>(
         this.nodes,
         this.quorum,
@@ -383,10 +414,10 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
         (node, i) =>
           this.#gated[i] === true
             ? node.run('acquire', keys.acquireGated, gatedArgs)
-            : node.run('acquire', keys.acquire, [owner, ttl, floor, '0']),
+            : node.run('acquire', keys.acquire, [owner, ttl, floor, '0', ticket.id, ticket.score, ticket.stayMs]),
         classifyAcquire,
       );
-      const grant: Grant = { owner, keys, settings };
+      const grant: Grant = { owner, ticket, keys, settings };
       let failure: 'quorum' | 'fence' = 'quorum';
       if (await round.decided) {
         const { token, committed, slowPath } = await commitToken(
@@ -406,7 +437,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
             if (this.settings.autoRepair) void round.done.then(() => this.#autoRepair(round.replies));
             return [lock, slowPath];
           }
-          await this.#release(grant);
+          await this.#release(grant, this.nodes);
           throw new LockExpiredError(
             resources,
             `A quorum granted ${resources.map((r) => `\`${r}\``).join(', ')} only after ` +
@@ -416,8 +447,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
         }
         failure = 'fence';
       }
-      // Nothing may stay half-locked: undo this attempt everywhere, then report every node.
-      await Promise.all([this.#release(grant), round.done]);
+      // Nothing may stay half-locked: undo this attempt on every node that may hold it (all but
+      // those that answered held or notReady), then report every node.
+      const undo = this.nodes.filter((_, i) => {
+        const outcome = round.replies[i]?.outcome;
+        return outcome !== 'held' && outcome !== 'notReady';
+      });
+      await Promise.all([undo.length > 0 ? this.#release(grant, undo, true) : undefined, round.done]);
       const reports = reportsOf(this.nodes, round.replies);
       if (reports.some((r) => r.outcome === 'notReady')) {
         if (!bootstrapped && (await this.#gate.bootstrap())) continue;
@@ -427,25 +463,41 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     }
   }
 
-  /** Releases on every node, bounded by nodeTimeout; node failures become `nodeError` events. */
-  async #release(grant: Grant): Promise<void> {
-    const { owner, keys, settings } = grant;
-    const args = [owner, ...keys.channels];
+  /**
+   * Releases on `nodes` (default: all), bounded by nodeTimeout; node failures become `nodeError`
+   * events. `quiet`: undoing a failed attempt, which wakes no waiter.
+   */
+  async #release(grant: Grant, nodes: readonly RedisNode[] = this.nodes, quiet = false): Promise<void> {
+    const { owner, ticket, keys, settings } = grant;
+    const args = [owner, ticket.id, quiet ? '1' : '0', ...keys.channels];
     const round = quorumRound(
-      this.nodes,
-      this.nodes.length,
+      nodes,
+      nodes.length,
       settings.nodeTimeout,
       this.clock,
-      (node) => node.run('release', keys.locks, args),
+      (node) => node.run('release', keys.release, args),
       () => ({ outcome: 'ok' }),
     );
     await round.done;
     for (const [i, reply] of round.replies.entries()) {
-      const node = this.nodes[i];
+      const node = nodes[i];
       if (reply !== undefined && reply.outcome !== 'ok' && node !== undefined) {
         this.emit('nodeError', { node: node.name, operation: 'release', error: new Error(reply.error ?? reply.outcome) });
       }
     }
+  }
+
+  /** Takes a waiter that gave up out of the nodes' queues (in the background, best effort). */
+  #leaveQueue(keys: ResourceKeys, settings: RedlockSettings, ticket: Ticket): void {
+    const args = [ticket.id, ...keys.channels];
+    quorumRound(
+      this.nodes,
+      this.nodes.length,
+      settings.nodeTimeout,
+      this.clock,
+      (node) => node.run('leaveQueue', keys.release, args),
+      () => ({ outcome: 'ok' }),
+    );
   }
 
   /** Starts a background repair of every node that answered notReady (with `autoRepair`). */

@@ -1,58 +1,98 @@
 import type { Clock } from '../clock.js';
 import type { RedisNode } from '../nodes/redis-node.js';
 
+/** How long a channel stays subscribed after its last waiter left (saves SUBSCRIBE round trips). */
+const KEEP_SUBSCRIBED_MS = 10_000;
+/** Wake-ups remembered per channel for tickets that are not (yet) watching. */
+const RECENT_PER_CHANNEL = 32;
 /**
- * Wakes waiting acquires when a lock they wait for is released. The release script publishes on
- * the resource's channel; each node has one shared subscriber connection, and a channel stays
- * subscribed while at least one acquire in this process waits for it.
+ * A release is announced by every node that held the lock. A waiter wakes when a quorum of them
+ * announced it (so its attempt finds a quorum free), or this long after the first announcement.
+ */
+const WAKE_AFTER_FIRST_MS = 5;
+
+interface Channel {
+  readonly watches: Set<ReleaseWatch>;
+  /** ticket → releasing owner, for messages that arrived before their ticket started watching. */
+  readonly recent: Map<string, string>;
+  /** Resolves when the SUBSCRIBE was answered on every node (or timed out). */
+  subscribed: Promise<void>;
+  idleTimer: unknown;
+}
+
+/**
+ * Wakes waiting acquires when it is their turn. Waiters queue on the nodes; the release script
+ * publishes `<ticket of the queue's head>|<releasing owner>` on the resource's channel, and only the
+ * waiter with that ticket wakes. Each node has one shared subscriber connection, and a channel stays
+ * subscribed for a while after its last waiter, so steady contention costs no SUBSCRIBE calls.
  */
 export class ReleaseNotifier {
   readonly #nodes: readonly RedisNode[];
   readonly #clock: Clock;
   readonly #subscribeTimeoutMs: number;
-  readonly #watchers = new Map<string, Set<ReleaseWatch>>();
+  readonly #quorum: number;
+  readonly #channels = new Map<string, Channel>();
   readonly #listening = new WeakSet<object>();
 
   constructor(nodes: readonly RedisNode[], clock: Clock, subscribeTimeoutMs: number) {
     this.#nodes = nodes;
     this.#clock = clock;
     this.#subscribeTimeoutMs = subscribeTimeoutMs;
+    this.#quorum = Math.floor(nodes.length / 2) + 1;
   }
 
   /**
-   * Starts watching `channels`. Await `watch.ready` before the next attempt: from then on, every
-   * release on a node whose subscription succeeded wakes the watch.
+   * Starts watching `channels` for wake-ups addressed to `ticket`. `fresh` is true when a channel
+   * had to be subscribed now: wake-ups sent before `ready` resolves may have been missed, so the
+   * caller should try again at once after `ready`.
    */
-  watch(channels: readonly string[]): ReleaseWatch {
-    const watch = new ReleaseWatch(this, channels, this.#clock);
+  watch(channels: readonly string[], ticket: string): ReleaseWatch {
+    const watch = new ReleaseWatch(this, channels, ticket, this.#clock, this.#quorum);
     const fresh: string[] = [];
-    for (const channel of channels) {
-      let set = this.#watchers.get(channel);
-      if (set === undefined) {
-        set = new Set();
-        this.#watchers.set(channel, set);
-        fresh.push(channel);
+    const pending: Promise<void>[] = [];
+    for (const name of channels) {
+      let channel = this.#channels.get(name);
+      if (channel === undefined) {
+        channel = { watches: new Set(), recent: new Map(), subscribed: Promise.resolve(), idleTimer: undefined };
+        this.#channels.set(name, channel);
+        fresh.push(name);
       }
-      set.add(watch);
+      this.#clock.clearTimeout(channel.idleTimer);
+      channel.idleTimer = undefined;
+      channel.watches.add(watch);
+      const missed = channel.recent.get(ticket);
+      if (missed !== undefined) {
+        channel.recent.delete(ticket);
+        watch.notify(missed);
+      }
+      pending.push(channel.subscribed);
     }
-    watch.ready = fresh.length === 0 ? Promise.resolve() : this.#subscribe(fresh);
+    if (fresh.length > 0) {
+      const subscribing = this.#subscribe(fresh);
+      for (const name of fresh) {
+        const channel = this.#channels.get(name);
+        if (channel !== undefined) channel.subscribed = subscribing;
+      }
+      pending.push(subscribing);
+    }
+    watch.fresh = fresh.length > 0;
+    watch.ready = Promise.all(pending).then(() => undefined);
     return watch;
   }
 
   /** @internal */
   unwatch(watch: ReleaseWatch, channels: readonly string[]): void {
-    const gone: string[] = [];
-    for (const channel of channels) {
-      const set = this.#watchers.get(channel);
-      if (set === undefined) continue;
-      set.delete(watch);
-      if (set.size === 0) {
-        this.#watchers.delete(channel);
-        gone.push(channel);
-      }
+    for (const name of channels) {
+      const channel = this.#channels.get(name);
+      if (channel === undefined) continue;
+      channel.watches.delete(watch);
+      if (channel.watches.size > 0 || channel.idleTimer !== undefined) continue;
+      channel.idleTimer = this.#clock.setTimeout(() => {
+        if (channel.watches.size > 0 || this.#channels.get(name) !== channel) return;
+        this.#channels.delete(name);
+        for (const node of this.#nodes) node.subscriber().unsubscribe(name).catch(() => undefined);
+      }, KEEP_SUBSCRIBED_MS);
     }
-    if (gone.length === 0) return;
-    for (const node of this.#nodes) node.subscriber().unsubscribe(...gone).catch(() => undefined);
   }
 
   async #subscribe(channels: string[]): Promise<void> {
@@ -63,7 +103,7 @@ export class ReleaseNotifier {
         const sub = node.subscriber();
         if (!this.#listening.has(sub)) {
           this.#listening.add(sub);
-          sub.on('message', (channel: string) => this.#wake(channel));
+          sub.on('message', (channel: string, message: string) => this.#wake(channel, message));
         }
         return sub.subscribe(...channels);
       }),
@@ -72,36 +112,78 @@ export class ReleaseNotifier {
     this.#clock.clearTimeout(timer);
   }
 
-  #wake(channel: string): void {
-    const set = this.#watchers.get(channel);
-    if (set !== undefined) for (const watch of set) watch.notify();
+  #wake(name: string, message: string): void {
+    const channel = this.#channels.get(name);
+    if (channel === undefined) return;
+    const bar = message.indexOf('|');
+    const ticket = bar < 0 ? message : message.slice(0, bar);
+    const owner = bar < 0 ? '' : message.slice(bar + 1);
+    for (const watch of channel.watches) {
+      if (watch.ticket === ticket) {
+        watch.notify(owner);
+        return;
+      }
+    }
+    channel.recent.set(ticket, owner);
+    if (channel.recent.size > RECENT_PER_CHANNEL) {
+      const oldest = channel.recent.keys().next().value;
+      if (oldest !== undefined) channel.recent.delete(oldest);
+    }
   }
 }
 
-/** One acquire's interest in a set of channels. */
+/** One acquire's wait for its turn on a set of channels. */
 export class ReleaseWatch {
   ready: Promise<void> = Promise.resolve();
+  /** True when a channel was subscribed just now (earlier wake-ups may have been missed). */
+  fresh = false;
+  readonly ticket: string;
   readonly #notifier: ReleaseNotifier;
   readonly #channels: readonly string[];
   readonly #clock: Clock;
+  readonly #quorum: number;
   #notified = false;
+  /** The release being announced, and by how many nodes so far. */
+  #owner = '';
+  #announced = 0;
+  #fallback: unknown;
   #wakeUp: (() => void) | undefined;
 
-  constructor(notifier: ReleaseNotifier, channels: readonly string[], clock: Clock) {
+  constructor(notifier: ReleaseNotifier, channels: readonly string[], ticket: string, clock: Clock, quorum: number) {
     this.#notifier = notifier;
     this.#channels = channels;
+    this.ticket = ticket;
     this.#clock = clock;
+    this.#quorum = quorum;
   }
 
-  /** @internal */
-  notify(): void {
+  /** @internal A wake-up for this ticket, sent when `owner` released (or '' when a waiter left). */
+  notify(owner: string): void {
+    if (owner !== '' && owner === this.#owner) {
+      this.#announced += 1;
+      if (this.#announced === this.#quorum) this.#fire();
+      return;
+    }
+    this.#owner = owner;
+    this.#announced = 1;
+    if (owner === '' || this.#quorum === 1) {
+      this.#fire();
+      return;
+    }
+    this.#clock.clearTimeout(this.#fallback);
+    this.#fallback = this.#clock.setTimeout(() => this.#fire(), WAKE_AFTER_FIRST_MS);
+  }
+
+  #fire(): void {
+    this.#clock.clearTimeout(this.#fallback);
+    this.#fallback = undefined;
     this.#notified = true;
     this.#wakeUp?.();
   }
 
   /**
-   * Waits up to `ms` for a release notification. Resolves true when one arrived (also one that
-   * arrived since the last wait), false on timeout; rejects with the signal's reason on abort.
+   * Waits up to `ms` for a wake-up. Resolves true when one arrived (also one that arrived since the
+   * last wait), false on timeout; rejects with the signal's reason on abort.
    */
   wait(ms: number, signal?: AbortSignal): Promise<boolean> {
     if (this.#notified) {
@@ -109,6 +191,10 @@ export class ReleaseWatch {
       return Promise.resolve(true);
     }
     return new Promise<boolean>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
       const settle = (value: boolean): void => {
         this.#clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
@@ -121,18 +207,15 @@ export class ReleaseWatch {
         this.#wakeUp = undefined;
         reject(signal?.reason);
       };
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
       const timer = this.#clock.setTimeout(() => settle(false), ms);
       this.#wakeUp = () => settle(true);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  /** Stops watching; the last watch of a channel unsubscribes it. */
+  /** Stops watching; a channel is unsubscribed a while after its last watch left. */
   [Symbol.dispose](): void {
+    this.#clock.clearTimeout(this.#fallback);
     this.#notifier.unwatch(this, this.#channels);
   }
 }

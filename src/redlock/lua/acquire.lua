@@ -1,29 +1,85 @@
 -- Round 1 of a grant on one node: lock every resource or none, and move each resource's fencing
--- counter to one common value m = max(max over keys of fc + 1, floor).
--- KEYS:    lk[1..n], fc[1..n], then the ready key when ARGV[4] == '1'
+-- counter to one common value m = max(max over keys of fc + 1, floor). Waiters queue in arrival
+-- order (ticket score), and a free resource goes only to the head of its queue, so a releasing
+-- client cannot re-grab it while others wait.
+-- KEYS:    lk[1..n], fc[1..n], q[1..n] (queue: ticket -> arrival score), qe[1..n] (queue: ticket
+--          -> expiry in server ms), then the ready key when ARGV[4] == '1'
 -- ARGV:    [1] owner (random, fresh per attempt), [2] ttl in ms, [3] floor: wall clock in µs as a
---          decimal string, [4] '1' to require the ready key, '0' to skip the gate
+--          decimal string, [4] '1' to require the ready key, '0' to skip the gate, [5] ticket (one
+--          per acquire call), [6] ticket score (arrival, µs), [7] ms to stay queued when blocked
+--          (0: do not queue, e.g. tryAcquire)
 -- Returns: {1, m}  locked; m is the token this node moved to, a decimal string
---          {0, i}  held: the i-th resource is locked by another owner; nothing changed
+--          {0, i}  blocked on the i-th resource (held, or another waiter is ahead); queued if asked
 --          error 'NOTREADY …' when the ready key is required and missing (node lost its data)
 -- Counters are decimal strings compared by length, then lexically, so no precision is lost in
 -- Lua's doubles; the + 1 is INCR, exact up to 2^63 - 1 (past that Redis answers an error).
--- Kept lean: this runs on every node for every grant (4 calls in the common single-key case).
+-- Kept lean: 5 calls in the common uncontended single-key case.
 local gated = ARGV[4] == '1'
-local n = gated and (#KEYS - 1) / 2 or #KEYS / 2
+local n = math.floor(#KEYS / 4)
 if gated and redis.call('EXISTS', KEYS[#KEYS]) == 0 then
   return redis.error_reply('NOTREADY this node lost its data (no ready marker); repair it')
 end
 
-local owner = ARGV[1]
+local owner, ticket = ARGV[1], ARGV[5]
+local clock
+local function now()
+  if not clock then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
+end
+-- The first live ticket of queue i; expired tickets (waiters that left) are dropped.
+local function head(i)
+  local q, qe = KEYS[2 * n + i], KEYS[3 * n + i]
+  for _ = 1, 16 do
+    local h = redis.call('ZRANGE', q, 0, 0)[1]
+    if not h then return nil end
+    local expiry = redis.call('ZSCORE', qe, h)
+    if expiry and tonumber(expiry) > now() then return h end
+    redis.call('ZREM', q, h)
+    redis.call('ZREM', qe, h)
+  end
+  return redis.call('ZRANGE', q, 0, 0)[1]
+end
+
+local blocked, queued = 0, {}
 for i = 1, n do
-  if not redis.call('SET', KEYS[i], owner, 'NX', 'PX', ARGV[2]) then
-    if redis.call('GET', KEYS[i]) == owner then
-      -- The same attempt replayed (a resent command): report the value it already moved to.
-      return {1, redis.call('GET', KEYS[n + 1]) or '0'}
+  local h = head(i)
+  if h == ticket then
+    queued[i] = true
+  elseif h then
+    blocked = i
+    break
+  end
+end
+if blocked == 0 then
+  for i = 1, n do
+    if not redis.call('SET', KEYS[i], owner, 'NX', 'PX', ARGV[2]) then
+      if redis.call('GET', KEYS[i]) == owner then
+        -- The same attempt replayed (a resent command): report the value it already moved to.
+        return {1, redis.call('GET', KEYS[n + 1]) or '0'}
+      end
+      for j = 1, i - 1 do redis.call('DEL', KEYS[j]) end
+      blocked = i
+      break
     end
-    for j = 1, i - 1 do redis.call('DEL', KEYS[j]) end
-    return {0, i}
+  end
+end
+if blocked > 0 then
+  local stay = tonumber(ARGV[7])
+  if stay > 0 then
+    for i = 1, n do
+      redis.call('ZADD', KEYS[2 * n + i], 'NX', ARGV[6], ticket)
+      redis.call('ZADD', KEYS[3 * n + i], now() + stay, ticket)
+    end
+  end
+  return {0, blocked}
+end
+for i = 1, n do
+  if queued[i] then
+    redis.call('ZREM', KEYS[2 * n + i], ticket)
+    redis.call('ZREM', KEYS[3 * n + i], ticket)
   end
 end
 

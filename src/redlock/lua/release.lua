@@ -1,15 +1,43 @@
--- Releases a lock on one node: deletes each resource the owner still holds and announces it on the
--- resource's channel, so that waiters retry at once instead of sleeping out their retry delay.
--- The fencing counters are never touched.
--- KEYS:    lk[1..n]
--- ARGV:    [1] owner, [2..n+1] release channel of each resource
+-- Releases a lock on one node: deletes each resource the owner still holds, drops the owner's
+-- ticket from the queues (unless quiet), and tells the head of each queue (on the resource's channel, as
+-- "<ticket>|<owner>") that it may try now. The fencing counters are never touched.
+-- KEYS:    lk[1..n], q[1..n], qe[1..n]
+-- ARGV:    [1] owner, [2] the owner's ticket, [3] '1' to stay quiet (undoing a failed attempt,
+--          which never held a quorum: waking anyone would only make them try too early),
+--          [4..n+3] release channel of each resource
 -- Returns: how many resources were deleted
+local n = #KEYS / 3
+local owner, ticket, quiet = ARGV[1], ARGV[2], ARGV[3] == '1'
+local clock
+local function now()
+  if not clock then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
+end
 local deleted = 0
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then
+for i = 1, n do
+  local q, qe = KEYS[n + i], KEYS[2 * n + i]
+  if not quiet then
+    -- Done with this resource; an undone attempt's waiter keeps its place.
+    redis.call('ZREM', q, ticket)
+    redis.call('ZREM', qe, ticket)
+  end
+  if redis.call('GET', KEYS[i]) == owner then
     redis.call('DEL', KEYS[i])
-    redis.call('PUBLISH', ARGV[i + 1], ARGV[1])
     deleted = deleted + 1
+    for _ = 1, quiet and 0 or 16 do
+      local h = redis.call('ZRANGE', q, 0, 0)[1]
+      if not h then break end
+      local expiry = redis.call('ZSCORE', qe, h)
+      if expiry and tonumber(expiry) > now() then
+        redis.call('PUBLISH', ARGV[i + 3], h .. '|' .. owner)
+        break
+      end
+      redis.call('ZREM', q, h)
+      redis.call('ZREM', qe, h)
+    end
   end
 end
 return deleted
