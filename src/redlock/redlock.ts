@@ -76,6 +76,8 @@ interface Ticket {
   readonly score: string;
   /** How long the nodes keep the ticket queued after an attempt (0: not queued). */
   readonly stayMs: number;
+  /** Attempts made so far. */
+  attempts: number;
 }
 
 /** After a wake-up whose attempt still found the lock held (a slower node), retry this soon. */
@@ -326,6 +328,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       id: randomUUID(),
       score: wallClockMicros(),
       stayMs: retry && settings.retryCount > 0 ? settings.retryDelay + settings.retryJitter + 4 * settings.nodeTimeout + 100 : 0,
+      attempts: 0,
     };
 
     // The first attempt runs outside p-retry: the common case pays for no retry machinery.
@@ -402,7 +405,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     ticket: Ticket,
   ): Promise<[lock: Lock, slowPath: boolean]> {
     for (let bootstrapped = false; ; bootstrapped = true) {
-      const owner = randomUUID();
+      // Unique per attempt, and carrying the ticket: a later attempt of the same acquire may take
+      // over what an earlier one left behind (see acquire.lua).
+      const owner = `${ticket.id}:${(ticket.attempts += 1)}`;
       const started = this.clock.now();
       const floor = this.#tokenFloor();
       const gatedArgs = [owner, ttl, floor, '1', ticket.id, ticket.score, ticket.stayMs];

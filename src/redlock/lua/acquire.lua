@@ -4,7 +4,7 @@
 -- client cannot re-grab it while others wait.
 -- KEYS:    lk[1..n], fc[1..n], q[1..n] (queue: ticket -> arrival score), qe[1..n] (queue: ticket
 --          -> expiry in server ms), then the ready key when ARGV[4] == '1'
--- ARGV:    [1] owner (random, fresh per attempt), [2] ttl in ms, [3] floor: wall clock in µs as a
+-- ARGV:    [1] owner ('<ticket>:<attempt>', fresh per attempt), [2] ttl in ms, [3] floor: wall clock in µs as a
 --          decimal string, [4] '1' to require the ready key, '0' to skip the gate, [5] ticket (one
 --          per acquire call), [6] ticket score (arrival, µs), [7] ms to stay queued when blocked
 --          (0: do not queue, e.g. tryAcquire)
@@ -56,13 +56,19 @@ end
 if blocked == 0 then
   for i = 1, n do
     if not redis.call('SET', KEYS[i], owner, 'NX', 'PX', ARGV[2]) then
-      if redis.call('GET', KEYS[i]) == owner then
+      local holder = redis.call('GET', KEYS[i])
+      if holder == owner then
         -- The same attempt replayed (a resent command): report the value it already moved to.
         return {1, redis.call('GET', KEYS[n + 1]) or '0'}
+      elseif string.sub(holder, 1, #ticket + 1) == ticket .. ':' then
+        -- Left by an earlier attempt of this same acquire (its undo was lost or overtaken): that
+        -- attempt failed, nobody holds it as a grant, so this attempt takes it over.
+        redis.call('SET', KEYS[i], owner, 'PX', ARGV[2])
+      else
+        for j = 1, i - 1 do redis.call('DEL', KEYS[j]) end
+        blocked = i
+        break
       end
-      for j = 1, i - 1 do redis.call('DEL', KEYS[j]) end
-      blocked = i
-      break
     end
   end
 end
