@@ -335,7 +335,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     let first: unknown;
     try {
       const [lock, slowPath] = await this.#attempt(resources, keys, ttl, settings, ticket);
-      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: 1, slowPath });
+      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
       return lock;
     } catch (error) {
       if (ticket.stayMs === 0) throw error;
@@ -345,12 +345,14 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     let watch: ReleaseWatch | undefined;
     let woken = false;
     let wokenBefore = false;
-    let attempts = 0;
+    let replayed = false;
     try {
       const [lock, slowPath] = await pRetry(
         () => {
-          attempts += 1;
-          if (attempts === 1) throw first; // replayed, so that p-retry handles its wait
+          if (!replayed) {
+            replayed = true;
+            throw first; // the first attempt's failure, replayed so that p-retry handles its wait
+          }
           return this.#attempt(resources, keys, ttl, settings, ticket);
         },
         {
@@ -386,7 +388,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
           shouldConsumeRetry: () => !woken,
         },
       );
-      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts, slowPath });
+      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
       return lock;
     } catch (error) {
       this.#leaveQueue(keys, settings, ticket);
