@@ -10,7 +10,7 @@ export interface ResourceKeys {
   readonly locks: readonly string[];
   /** `fc` keys (fencing counters). */
   readonly counters: readonly string[];
-  /** Release notification channels. */
+  /** Release notification channels (the scripts derive them from the lease keys: keep in step). */
   readonly channels: readonly string[];
   /** KEYS of the fence round (raiseFence): leases, counters. */
   readonly fence: readonly string[];

@@ -63,8 +63,8 @@ export interface RedlockEvents {
 }
 
 interface Grant {
+  /** `<ticket>:<attempt>`: the release script finds the ticket in it. */
   readonly owner: string;
-  readonly ticket: Ticket;
   readonly keys: ResourceKeys;
   readonly settings: RedlockSettings;
 }
@@ -412,19 +412,17 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       const owner = `${ticket.id}:${(ticket.attempts += 1)}`;
       const started = this.clock.now();
       const floor = this.#tokenFloor();
-      const gatedArgs = [owner, ttl, floor, '1', ticket.id, ticket.score, ticket.stayMs];
+      const args = [owner, ttl, floor, ticket.score, ticket.stayMs];
       const round = quorumRound<string>(
         this.nodes,
         this.quorum,
         settings.nodeTimeout,
         this.clock,
         (node, i) =>
-          this.#gated[i] === true
-            ? node.run('acquire', keys.acquireGated, gatedArgs)
-            : node.run('acquire', keys.acquire, [owner, ttl, floor, '0', ticket.id, ticket.score, ticket.stayMs]),
+          node.run('acquire', this.#gated[i] === true ? keys.acquireGated : keys.acquire, args),
         classifyAcquire,
       );
-      const grant: Grant = { owner, ticket, keys, settings };
+      const grant: Grant = { owner, keys, settings };
       let failure: 'quorum' | 'fence' = 'quorum';
       if (await round.decided) {
         const { token, committed, slowPath } = await commitToken(
@@ -475,8 +473,8 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
    * events. `quiet`: undoing a failed attempt, which wakes no waiter.
    */
   async #release(grant: Grant, nodes: readonly RedisNode[] = this.nodes, quiet = false): Promise<void> {
-    const { owner, ticket, keys, settings } = grant;
-    const args = [owner, ticket.id, quiet ? '1' : '0', ...keys.channels];
+    const { owner, keys, settings } = grant;
+    const args = [owner, quiet ? '1' : '0'];
     const round = quorumRound(
       nodes,
       nodes.length,
@@ -496,7 +494,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
 
   /** Takes a waiter that gave up out of the nodes' queues (in the background, best effort). */
   #leaveQueue(keys: ResourceKeys, settings: RedlockSettings, ticket: Ticket): void {
-    const args = [ticket.id, ...keys.channels];
+    const args = [ticket.id];
     quorumRound(
       this.nodes,
       this.nodes.length,

@@ -13,11 +13,11 @@ function setup() {
   assert.ok(redis);
   const keys = resourceKeys(env.prefix(), ['r']);
   const acquire = (owner: string, stayMs = 0, score = '1') =>
-    runScript(redis, 'acquire', keys.acquire, [owner, 5_000, FLOOR, '0', owner.split(':')[0] ?? owner, score, stayMs]) as Promise<
+    runScript(redis, 'acquire', keys.acquire, [owner, 5_000, FLOOR, score, stayMs]) as Promise<
       [number, string | number]
     >;
   const release = (owner: string, quiet = false) =>
-    runScript(redis, 'release', keys.release, [owner, owner.split(':')[0] ?? owner, quiet ? '1' : '0', ...keys.channels]);
+    runScript(redis, 'release', keys.release, [owner, quiet ? '1' : '0']);
   return { redis, keys, acquire, release };
 }
 
@@ -73,12 +73,12 @@ test('an expired ticket at the head no longer blocks, and leaving the queue wake
   await sub.subscribe(other.channels[0] ?? '');
   try {
     const run = (owner: string, score: string) =>
-      runScript(redis, 'acquire', other.acquire, [owner, 5_000, FLOOR, '0', owner.split(':')[0] ?? '', score, 5_000]);
+      runScript(redis, 'acquire', other.acquire, [owner, 5_000, FLOOR, score, 5_000]);
     await run('H:1', '1');
     await run('A:1', '10');
     await run('B:1', '20');
     await redis.del(other.locks[0] ?? '');
-    assert.equal(await runScript(redis, 'leaveQueue', other.release, ['A', ...other.channels]), 1);
+    assert.equal(await runScript(redis, 'leaveQueue', other.release, ['A']), 1);
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(messages, ['B|'], 'the new head is told at once');
   } finally {

@@ -3,24 +3,24 @@
 -- order (ticket score), and a free resource goes only to the head of its queue, so a releasing
 -- client cannot re-grab it while others wait.
 -- KEYS:    lk[1..n], fc[1..n], q[1..n] (queue: ticket -> arrival score), qe[1..n] (queue: ticket
---          -> expiry in server ms), then the ready key when ARGV[4] == '1'
--- ARGV:    [1] owner ('<ticket>:<attempt>', fresh per attempt), [2] ttl in ms, [3] floor: wall clock in µs as a
---          decimal string, [4] '1' to require the ready key, '0' to skip the gate, [5] ticket (one
---          per acquire call), [6] ticket score (arrival, µs), [7] ms to stay queued when blocked
---          (0: do not queue, e.g. tryAcquire)
+--          -> expiry in server ms), then the ready key on gated nodes (#KEYS = 4n + 1)
+-- ARGV:    [1] owner '<ticket>:<attempt>' (a ticket per acquire call, fresh per attempt), [2] ttl
+--          in ms, [3] floor: wall clock in µs as a decimal string, [4] ticket score (arrival, µs),
+--          [5] ms to stay queued when blocked (0: do not queue, e.g. tryAcquire)
 -- Returns: {1, m}  locked; m is the token this node moved to, a decimal string
 --          {0, i}  blocked on the i-th resource (held, or another waiter is ahead); queued if asked
 --          error 'NOTREADY …' when the ready key is required and missing (node lost its data)
 -- Counters are decimal strings compared by length, then lexically, so no precision is lost in
 -- Lua's doubles; the + 1 is INCR, exact up to 2^63 - 1 (past that Redis answers an error).
 -- Kept lean: 5 calls in the common uncontended single-key case.
-local gated = ARGV[4] == '1'
 local n = math.floor(#KEYS / 4)
+local gated = #KEYS == 4 * n + 1
 if gated and redis.call('EXISTS', KEYS[#KEYS]) == 0 then
   return redis.error_reply('NOTREADY this node lost its data (no ready marker); repair it')
 end
 
-local owner, ticket = ARGV[1], ARGV[5]
+local owner = ARGV[1]
+local ticket = string.match(owner, '^(.*):')
 local clock
 local function now()
   if not clock then
@@ -73,10 +73,10 @@ if blocked == 0 then
   end
 end
 if blocked > 0 then
-  local stay = tonumber(ARGV[7])
+  local stay = tonumber(ARGV[5])
   if stay > 0 then
     for i = 1, n do
-      redis.call('ZADD', KEYS[2 * n + i], 'NX', ARGV[6], ticket)
+      redis.call('ZADD', KEYS[2 * n + i], 'NX', ARGV[4], ticket)
       redis.call('ZADD', KEYS[3 * n + i], now() + stay, ticket)
     end
   end

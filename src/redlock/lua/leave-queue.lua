@@ -1,7 +1,8 @@
 -- Takes a waiter that gave up (aborted, out of retries) out of the queues, and when that leaves a
 -- free resource with someone waiting, tells the new head at once.
 -- KEYS:    lk[1..n], q[1..n], qe[1..n]
--- ARGV:    [1] the ticket, [2..n+1] release channel of each resource
+-- ARGV:    [1] the ticket
+-- (The channel of a resource is its lease key with 'released' in place of the final 'lk'.)
 -- Returns: how many queues the ticket was removed from
 local n = #KEYS / 3
 local removed = 0
@@ -11,7 +12,7 @@ for i = 1, n do
   redis.call('ZREM', qe, ARGV[1])
   if redis.call('EXISTS', KEYS[i]) == 0 then
     local h = redis.call('ZRANGE', q, 0, 0)[1]
-    if h then redis.call('PUBLISH', ARGV[i + 1], h .. '|') end
+    if h then redis.call('PUBLISH', string.sub(KEYS[i], 1, -3) .. 'released', h .. '|') end
   end
 end
 return removed

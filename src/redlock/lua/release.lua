@@ -1,13 +1,14 @@
 -- Releases a lock on one node: deletes each resource the owner still holds, drops the owner's
 -- ticket from the queues (unless quiet), and tells the head of each queue (on the resource's channel, as
 -- "<ticket>|<owner>") that it may try now. The fencing counters are never touched.
+-- The channel of a resource is its lease key with 'released' in place of the final 'lk'.
 -- KEYS:    lk[1..n], q[1..n], qe[1..n]
--- ARGV:    [1] owner, [2] the owner's ticket, [3] '1' to stay quiet (undoing a failed attempt,
---          which never held a quorum: waking anyone would only make them try too early),
---          [4..n+3] release channel of each resource
+-- ARGV:    [1] owner '<ticket>:<attempt>', [2] '1' to stay quiet (undoing a failed attempt, which
+--          never held a quorum: waking anyone would only make them try too early)
 -- Returns: how many resources were deleted
 local n = #KEYS / 3
-local owner, ticket, quiet = ARGV[1], ARGV[2], ARGV[3] == '1'
+local owner, quiet = ARGV[1], ARGV[2] == '1'
+local ticket = string.match(owner, '^(.*):') or owner
 local clock
 local function now()
   if not clock then
@@ -32,7 +33,7 @@ for i = 1, n do
       if not h then break end
       local expiry = redis.call('ZSCORE', qe, h)
       if expiry and tonumber(expiry) > now() then
-        redis.call('PUBLISH', ARGV[i + 3], h .. '|' .. owner)
+        redis.call('PUBLISH', string.sub(KEYS[i], 1, -3) .. 'released', h .. '|' .. owner)
         break
       end
       redis.call('ZREM', q, h)

@@ -1,0 +1,104 @@
+/**
+ * Runs every checker over one scenario's history and store log, and sorts what they found into
+ * violation classes (reference §5.3 legend):
+ *
+ * - `ME`: two claims overlapped. `ME-pause`: a holder acted after its claim ended, inside another
+ *   claim (S7's "expected: pause"). `DISC`: a fenced op invoked after the claim ended.
+ * - `TOK`: duplicate or real-time non-increasing tokens. `FENCE`: the store log breaks the fence
+ *   rule, or has ops of no grant. `RMW`: lost or phantom increments.
+ */
+import type { StoreEntry } from '../fenced-store.js';
+import { buildGrantClaims, type GrantClaim } from '../grant-claims.js';
+import type { HistoryEvent } from '../history.js';
+import { checkDiscipline } from './discipline.js';
+import { checkFence, type GrantFacts } from './fence.js';
+import { checkMutualExclusion } from './mutual-exclusion.js';
+import { type Ack, checkRmw } from './rmw.js';
+import { checkTokens } from './tokens.js';
+
+export const VIOLATION_CLASSES = ['ME', 'ME-pause', 'DISC', 'TOK', 'FENCE', 'RMW'] as const;
+export type ViolationClass = (typeof VIOLATION_CLASSES)[number];
+
+/** One finding, flattened for summaries and the HTML report. */
+export interface Finding {
+  readonly cls: ViolationClass;
+  readonly kind: string;
+  readonly key: string;
+  readonly message: string;
+  /** Grants involved (for marking them in the timeline). */
+  readonly grantIds: readonly string[];
+  /** The interval to mark red, ns (an overlap, or the instant of a bad op). */
+  readonly from: bigint;
+  readonly to: bigint;
+}
+
+export interface CheckInput {
+  readonly events: readonly HistoryEvent[];
+  readonly deaths?: ReadonlyMap<string, bigint>;
+  readonly storeLog: readonly StoreEntry[];
+  readonly finalValues: ReadonlyMap<string, number>;
+}
+
+export interface CheckResult {
+  readonly claims: readonly GrantClaim[];
+  readonly findings: readonly Finding[];
+  readonly counts: Readonly<Record<ViolationClass, number>>;
+}
+
+const ms = (ns: bigint): string => `${(Number(ns) / 1e6).toFixed(1)} ms`;
+
+export function checkHistory(input: CheckInput): CheckResult {
+  const claims = buildGrantClaims(input.events, input.deaths);
+  const findings: Finding[] = [];
+
+  for (const v of checkMutualExclusion(claims)) {
+    findings.push({
+      cls: 'ME', kind: v.kind, key: v.key, grantIds: [v.a.grantId, v.b.grantId], from: v.b.okTime, to: v.b.okTime + v.ns,
+      message: `${v.key}: ${v.b.client} (token ${v.b.token}) granted while ${v.a.client} (token ${v.a.token}) still held it; overlap ${ms(v.ns)}`,
+    });
+  }
+
+  const { late, pauseOverlaps } = checkDiscipline(claims);
+  for (const v of late) {
+    findings.push({
+      cls: 'DISC', kind: v.kind, key: v.grant.key, grantIds: [v.grant.grantId], from: v.op.t, to: v.op.t,
+      message: `${v.grant.key}: ${v.grant.client} invoked ${v.op.op} ${v.op.opId} ${ms(v.lateNs)} after its claim ended (${v.grant.endReason})`,
+    });
+  }
+  for (const v of pauseOverlaps) {
+    findings.push({
+      cls: 'ME-pause', kind: v.kind, key: v.grant.key, grantIds: [v.grant.grantId, v.other.grantId], from: v.grant.end, to: v.grant.end + v.ns,
+      message: `${v.grant.key}: ${v.grant.client} (token ${v.grant.token}) acted past its validity while ${v.other.client} (token ${v.other.token}) held it (expected: pause)`,
+    });
+  }
+
+  const tokenGrants = claims.map((c) => ({ resource: c.key, token: c.token, invokedNs: c.invokeTime, completedNs: c.okTime, client: c.grantId }));
+  for (const v of checkTokens(tokenGrants)) {
+    findings.push({
+      cls: 'TOK', kind: v.kind, key: v.resource, grantIds: [v.earlier.client, v.later.client], from: v.later.completedNs, to: v.later.completedNs,
+      message: `${v.resource}: ${v.kind} token ${v.later.token} (grant ${v.later.client}) after token ${v.earlier.token} (grant ${v.earlier.client}) completed before it was invoked`,
+    });
+  }
+
+  const facts = new Map<string, GrantFacts>(claims.map((c) => [c.grantId, { token: c.token, key: c.key }]));
+  for (const v of checkFence(input.storeLog, facts)) {
+    findings.push({
+      cls: 'FENCE', kind: v.kind, key: v.entry.resource, grantIds: [v.entry.grantId], from: v.entry.t, to: v.entry.t,
+      message: `${v.entry.resource}: ${v.kind}: #${v.entry.seq} ${v.entry.op} by ${v.entry.client} token ${v.entry.token} ${v.entry.accepted ? 'accepted' : 'rejected'} (max ${v.max})`,
+    });
+  }
+
+  const acks: Ack[] = input.events
+    .filter((e) => e.op === 'write' && e.phase === 'ok' && e.opId !== undefined)
+    .map((e) => ({ opId: e.opId ?? '', resource: e.key }));
+  for (const v of checkRmw(input.storeLog, input.finalValues, acks)) {
+    findings.push({
+      cls: 'RMW', kind: v.kind, key: v.resource, grantIds: v.entry ? [v.entry.grantId] : [], from: v.entry?.t ?? 0n, to: v.entry?.t ?? 0n,
+      message: `${v.resource}: ${v.kind}: ${v.detail}`,
+    });
+  }
+
+  const counts = Object.fromEntries(VIOLATION_CLASSES.map((c) => [c, 0])) as Record<ViolationClass, number>;
+  for (const f of findings) counts[f.cls] += 1;
+  return { claims, findings, counts };
+}

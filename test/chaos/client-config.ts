@@ -1,0 +1,103 @@
+/**
+ * Configuration of one chaos client process (chaos-client.ts), written by the runner as JSON.
+ * Defaults follow reference §5.2 (ttl 1000 ms, τ 100 ms, retry 50 ± 25 ms, acquire deadline
+ * 2·ttl, critical sections of 5–100 ms with 1–3 fenced read-modify-write increments).
+ */
+
+/** A scripted client: acquire, touch the store, tell the runner, then act on what it believes. */
+export interface VictimConfig {
+  readonly key: string;
+  readonly rounds: number;
+  /** After telling the runner `victim-ready`, wait this long (the runner pauses or isolates us meanwhile). */
+  readonly waitAfterReadyMs: number;
+  /**
+   * 0: then write the increment at once, based on the read made before (S7). Otherwise keep the
+   * critical section going this long, an increment every `opEveryMs`, extending as needed (S8).
+   */
+  readonly holdAfterMs: number;
+  readonly opEveryMs: number;
+  /** Pause between rounds. */
+  readonly gapMs: number;
+}
+
+export interface ClientConfig {
+  readonly proc: string;
+  /** Logical clients in this process (each with its own Redlock and connections). */
+  readonly clients: number;
+  /** Where this process reaches the nodes: its own fault proxies. */
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  readonly prefix: string;
+  readonly keys: readonly string[];
+  /** Relative weights of `keys`. */
+  readonly keyWeights: readonly number[];
+  readonly ttl: number;
+  readonly driftFactor: number;
+  readonly nodeTimeout: number;
+  readonly retryCount: number;
+  readonly retryDelay: number;
+  readonly retryJitter: number;
+  readonly maxTtl: number;
+  readonly autoRepair: boolean;
+  /** An acquire that has not returned after this long is abandoned (recorded as `info`). */
+  readonly acquireDeadlineMs: number;
+  /** Critical section length, ms. */
+  readonly holdMs: readonly [number, number];
+  /** Share of sections that last `longHoldTtl` × ttl (auto-extension at half validity). */
+  readonly longHoldProbability: number;
+  readonly longHoldTtl: readonly [number, number];
+  /** Fenced increments per section. */
+  readonly opsPerSection: readonly [number, number];
+  /** Pause between sections, ms. */
+  readonly thinkMs: readonly [number, number];
+  /** Extend when less than half of the validity is left (long sections). */
+  readonly extend: boolean;
+  /** `wall`: validity on `Date.now()` (negative control NC4); `monotonic`: the hrtime clock. */
+  readonly validityClock: 'monotonic' | 'wall';
+  /** S7 hook: do not re-check validity before a fenced op. */
+  readonly skipValidityCheck: boolean;
+  /** Watch `lock.signal` (records `lost`; arms redfence's expiry timer). */
+  readonly watchSignal: boolean;
+  /**
+   * Shift this process's `Date.now()` by this many ms (a lagging or leading wall clock; redfence
+   * uses the wall clock only for the token floor). 0 = untouched.
+   */
+  readonly wallClockOffsetMs: number;
+  readonly victim?: VictimConfig;
+  readonly storeUrl: string;
+  readonly historyFile: string;
+  readonly seed: number;
+  /** Hard bound: the process stops starting sections after this, and exits 15 s later at the latest. */
+  readonly maxRunMs: number;
+}
+
+/** The scenario-independent defaults (everything but the wiring). */
+export const clientDefaults = {
+  clients: 3,
+  keys: ['k0', 'k1', 'c0'],
+  keyWeights: [0.4, 0.4, 0.2],
+  ttl: 1_000,
+  driftFactor: 0.01,
+  nodeTimeout: 100,
+  retryCount: 20,
+  retryDelay: 50,
+  retryJitter: 25,
+  maxTtl: 3_000,
+  autoRepair: true,
+  acquireDeadlineMs: 2_000,
+  holdMs: [5, 100],
+  longHoldProbability: 0.03,
+  longHoldTtl: [1.5, 3],
+  opsPerSection: [1, 3],
+  thinkMs: [0, 20],
+  extend: true,
+  validityClock: 'monotonic',
+  skipValidityCheck: false,
+  watchSignal: true,
+  wallClockOffsetMs: 0,
+} as const satisfies Partial<ClientConfig>;
+
+/** The wiring the runner fills in for every process. */
+export type ClientWiring = Pick<ClientConfig, 'proc' | 'nodes' | 'prefix' | 'storeUrl' | 'historyFile' | 'seed' | 'maxRunMs'>;
+
+/** What a scenario may change per process. */
+export type ClientOverrides = Partial<Omit<ClientConfig, keyof ClientWiring>>;

@@ -1,0 +1,78 @@
+/**
+ * Measurements over a history for the LIVE checks of the scenarios: acquire outcomes and
+ * latencies, percentiles, fault windows, and whether a key was free when an acquire began.
+ */
+import type { GrantClaim } from '../grant-claims.js';
+import type { HistoryEvent } from '../history.js';
+import type { FaultWindow } from '../nemesis-log.js';
+
+export interface AcquireOutcome {
+  readonly proc: string;
+  readonly client: string;
+  readonly key: string;
+  readonly grantId: string;
+  readonly invoke: bigint;
+  readonly done: bigint;
+  readonly phase: 'ok' | 'fail' | 'info';
+  readonly err: string | undefined;
+  /** done − invoke, ms. */
+  readonly ms: number;
+}
+
+/** Every acquire that completed (ok, fail or info), with its latency. */
+export function acquireOutcomes(events: readonly HistoryEvent[]): AcquireOutcome[] {
+  const invokes = new Map<string, HistoryEvent>();
+  const out: AcquireOutcome[] = [];
+  for (const e of events) {
+    if (e.op !== 'acquire' || e.grantId === undefined) continue;
+    if (e.phase === 'invoke') {
+      invokes.set(e.grantId, e);
+      continue;
+    }
+    const inv = invokes.get(e.grantId);
+    if (inv === undefined) continue;
+    out.push({
+      proc: e.proc, client: e.client, key: e.key, grantId: e.grantId, invoke: inv.t, done: e.t, phase: e.phase,
+      err: e.err, ms: Number(e.t - inv.t) / 1e6,
+    });
+  }
+  return out;
+}
+
+/** The p-th percentile (0–100) of `values`, NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? Number.NaN;
+}
+
+/** True when `t` lies in the window [start + fromSlack, end − toSlack] (open windows end at `fallbackEnd`). */
+export function inWindow(t: bigint, w: FaultWindow, fallbackEnd: bigint, fromSlackMs = 0, toSlackMs = 0): boolean {
+  const end = w.end ?? fallbackEnd;
+  return t >= w.start + BigInt(Math.round(fromSlackMs * 1e6)) && t <= end - BigInt(Math.round(toSlackMs * 1e6));
+}
+
+/** True when some claim on `key` (other than `grantId`) covers `t`: the key was held. */
+export function heldAt(claims: readonly GrantClaim[], key: string, t: bigint, grantId: string): boolean {
+  return claims.some((c) => c.key === key && c.grantId !== grantId && c.okTime <= t && c.end >= t);
+}
+
+/**
+ * Latencies of acquires that found their key free when invoked and were not waiting behind
+ * another holder while they ran (uncontended).
+ */
+export function uncontendedLatencies(outcomes: readonly AcquireOutcome[], claims: readonly GrantClaim[]): number[] {
+  const byKey = new Map<string, GrantClaim[]>();
+  for (const c of claims) {
+    const list = byKey.get(c.key);
+    if (list === undefined) byKey.set(c.key, [c]);
+    else list.push(c);
+  }
+  return outcomes
+    .filter((o) => o.phase === 'ok')
+    .filter((o) => !(byKey.get(o.key) ?? []).some((c) => c.grantId !== o.grantId && c.okTime <= o.done && c.end >= o.invoke))
+    .map((o) => o.ms);
+}
+
+export const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
