@@ -7,6 +7,19 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
+/** Shared Lua pieces: a line `--@include name` is replaced by src/nodes/lua/include/name.lua. */
+const includeDir = join(src, 'nodes', 'lua', 'include');
+
+/** A script's text as sent to Redis: the file with its `--@include` lines expanded. */
+export function expandLua(body, file = 'script') {
+  return body.replace(/^--@include ([a-z0-9-]+)$/gm, (_, name) => {
+    try {
+      return readFileSync(join(includeDir, `${name}.lua`), 'utf8').trimEnd();
+    } catch {
+      throw new Error(`${file}: no include ${name} in ${relative(root, includeDir)}`);
+    }
+  });
+}
 
 function* luaFiles(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -17,14 +30,16 @@ function* luaFiles(dir) {
 }
 
 const camel = (kebab) => kebab.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
+function build() {
 const entries = [...luaFiles(src)].sort().map((path) => {
-  const body = readFileSync(path, 'utf8');
+  const file = relative(root, path);
+  const body = expandLua(readFileSync(path, 'utf8'), file);
   if (!/^-- KEYS/m.test(body) || !/^-- ARGV/m.test(body) || !/^-- Returns/m.test(body)) {
     throw new Error(`${relative(root, path)}: a script needs a header with KEYS, ARGV and Returns lines`);
   }
   const name = camel(path.slice(path.lastIndexOf('/') + 1, -'.lua'.length));
   const sha1 = createHash('sha1').update(body).digest('hex');
-  return { name, file: relative(root, path), body, sha1 };
+  return { name, file, body, sha1 };
 });
 
 const names = new Set();
@@ -48,3 +63,6 @@ const out = [
 
 mkdirSync(join(src, 'generated'), { recursive: true });
 writeFileSync(join(src, 'generated', 'lua-scripts.ts'), out);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) build();

@@ -6,12 +6,12 @@
 -- ARGV:    [1] token as a decimal string, [2] 'check' | 'get' | 'set', [3] the value for 'set'
 -- Returns: {1, value-or-false}  accepted ('get' returns the value, 'set' and 'check' false)
 --          {0, highest}         stale: the highest token seen, as a decimal string
+--@include decimal
+
 local token = ARGV[1]
 local highest = redis.call('GET', KEYS[1])
-if highest then
-  if #highest > #token or (#highest == #token and highest > token) then
-    return {0, highest}
-  end
+if highest and greater(highest, token) then
+  return {0, highest}
 end
 if highest ~= token then redis.call('SET', KEYS[1], token) end
 local op = ARGV[2]

@@ -7,10 +7,7 @@
 --          counter is already >= T (never counted as an ack)
 local n = #KEYS / 2
 local t = ARGV[2]
-local function greater(a, b)
-  if #a ~= #b then return #a > #b end
-  return a > b
-end
+--@include decimal
 for i = 1, n do
   if redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
   if not greater(t, redis.call('GET', KEYS[n + i]) or '0') then return 0 end

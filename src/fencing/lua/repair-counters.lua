@@ -6,10 +6,7 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('READY the node is ready already')
 end
-local function greater(a, b)
-  if #a ~= #b then return #a > #b end
-  return a > b
-end
+--@include decimal
 local raised = 0
 for i = 2, #KEYS do
   local v = ARGV[i - 1]

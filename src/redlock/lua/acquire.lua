@@ -21,31 +21,12 @@ end
 
 local owner = ARGV[1]
 local ticket = string.match(owner, '^(.*):')
-local clock
-local function now()
-  if not clock then
-    local t = redis.call('TIME')
-    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return clock
-end
--- The first live ticket of queue i; expired tickets (waiters that left) are dropped.
-local function head(i)
-  local q, qe = KEYS[2 * n + i], KEYS[3 * n + i]
-  for _ = 1, 16 do
-    local h = redis.call('ZRANGE', q, 0, 0)[1]
-    if not h then return nil end
-    local expiry = redis.call('ZSCORE', qe, h)
-    if expiry and tonumber(expiry) > now() then return h end
-    redis.call('ZREM', q, h)
-    redis.call('ZREM', qe, h)
-  end
-  return redis.call('ZRANGE', q, 0, 0)[1]
-end
+--@include queue
+--@include decimal
 
 local blocked, queued = 0, {}
 for i = 1, n do
-  local h = head(i)
+  local h = queueHead(KEYS[2 * n + i], KEYS[3 * n + i])
   if h == ticket then
     queued[i] = true
   elseif h then
@@ -87,11 +68,6 @@ for i = 1, n do
     redis.call('ZREM', KEYS[2 * n + i], ticket)
     redis.call('ZREM', KEYS[3 * n + i], ticket)
   end
-end
-
-local function greater(a, b)
-  if #a ~= #b then return #a > #b end
-  return a > b
 end
 
 -- m: the floor when it is above every counter (the common case), else the largest fc + 1.

@@ -4,6 +4,8 @@
 -- ARGV:    [1] the ticket
 -- (The channel of a resource is its lease key with 'released' in place of the final 'lk'.)
 -- Returns: how many queues the ticket was removed from
+--@include queue
+
 local n = #KEYS / 3
 local removed = 0
 for i = 1, n do
@@ -11,8 +13,8 @@ for i = 1, n do
   removed = removed + redis.call('ZREM', q, ARGV[1])
   redis.call('ZREM', qe, ARGV[1])
   if redis.call('EXISTS', KEYS[i]) == 0 then
-    local h = redis.call('ZRANGE', q, 0, 0)[1]
-    if h then redis.call('PUBLISH', string.sub(KEYS[i], 1, -3) .. 'released', h .. '|') end
+    local h = queueHead(q, qe)
+    if h then redis.call('PUBLISH', channelOf(KEYS[i]), h .. '|') end
   end
 end
 return removed

@@ -9,14 +9,8 @@
 local n = #KEYS / 3
 local owner, quiet = ARGV[1], ARGV[2] == '1'
 local ticket = string.match(owner, '^(.*):') or owner
-local clock
-local function now()
-  if not clock then
-    local t = redis.call('TIME')
-    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return clock
-end
+--@include queue
+
 local deleted = 0
 for i = 1, n do
   local q, qe = KEYS[n + i], KEYS[2 * n + i]
@@ -28,17 +22,8 @@ for i = 1, n do
   if redis.call('GET', KEYS[i]) == owner then
     redis.call('DEL', KEYS[i])
     deleted = deleted + 1
-    for _ = 1, quiet and 0 or 16 do
-      local h = redis.call('ZRANGE', q, 0, 0)[1]
-      if not h then break end
-      local expiry = redis.call('ZSCORE', qe, h)
-      if expiry and tonumber(expiry) > now() then
-        redis.call('PUBLISH', string.sub(KEYS[i], 1, -3) .. 'released', h .. '|' .. owner)
-        break
-      end
-      redis.call('ZREM', q, h)
-      redis.call('ZREM', qe, h)
-    end
+    local h = not quiet and queueHead(q, qe)
+    if h then redis.call('PUBLISH', channelOf(KEYS[i]), h .. '|' .. owner) end
   end
 end
 return deleted
