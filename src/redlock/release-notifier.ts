@@ -5,12 +5,6 @@ import type { RedisNode } from '../nodes/redis-node.js';
 const KEEP_SUBSCRIBED_MS = 10_000;
 /** Wake-ups remembered per channel for tickets that are not (yet) watching. */
 const RECENT_PER_CHANNEL = 32;
-/**
- * A release is announced by every node that held the lock. A waiter wakes when a quorum of them
- * announced it (so its attempt finds a quorum free), or this long after the first announcement.
- */
-const WAKE_AFTER_FIRST_MS = 5;
-
 interface Channel {
   readonly watches: Set<ReleaseWatch>;
   /** ticket → releasing owner, for messages that arrived before their ticket started watching. */
@@ -22,15 +16,14 @@ interface Channel {
 
 /**
  * Wakes waiting acquires when it is their turn. Waiters queue on the nodes; the release script
- * publishes `<ticket of the queue's head>|<releasing owner>` on the resource's channel, and only the
- * waiter with that ticket wakes. Each node has one shared subscriber connection, and a channel stays
+ * reserves the lease for the queue's head and publishes `<its ticket>|<releasing owner>` on the
+ * resource's channel, and only the waiter with that ticket wakes. Each node has one shared subscriber connection, and a channel stays
  * subscribed for a while after its last waiter, so steady contention costs no SUBSCRIBE calls.
  */
 export class ReleaseNotifier {
   readonly #nodes: readonly RedisNode[];
   readonly #clock: Clock;
   readonly #subscribeTimeoutMs: number;
-  readonly #quorum: number;
   readonly #channels = new Map<string, Channel>();
   readonly #listening = new WeakSet<object>();
 
@@ -38,7 +31,6 @@ export class ReleaseNotifier {
     this.#nodes = nodes;
     this.#clock = clock;
     this.#subscribeTimeoutMs = subscribeTimeoutMs;
-    this.#quorum = Math.floor(nodes.length / 2) + 1;
   }
 
   /**
@@ -47,7 +39,7 @@ export class ReleaseNotifier {
    * caller should try again at once after `ready`.
    */
   watch(channels: readonly string[], ticket: string): ReleaseWatch {
-    const watch = new ReleaseWatch(this, channels, ticket, this.#clock, this.#quorum);
+    const watch = new ReleaseWatch(this, channels, ticket, this.#clock);
     const fresh: string[] = [];
     const pending: Promise<void>[] = [];
     for (const name of channels) {
@@ -141,42 +133,25 @@ export class ReleaseWatch {
   readonly #notifier: ReleaseNotifier;
   readonly #channels: readonly string[];
   readonly #clock: Clock;
-  readonly #quorum: number;
   #notified = false;
-  /** The release being announced, and by how many nodes so far. */
+  /** The release that woke this watch last. */
   #owner = '';
-  #announced = 0;
-  #fallback: unknown;
   #wakeUp: (() => void) | undefined;
 
-  constructor(notifier: ReleaseNotifier, channels: readonly string[], ticket: string, clock: Clock, quorum: number) {
+  constructor(notifier: ReleaseNotifier, channels: readonly string[], ticket: string, clock: Clock) {
     this.#notifier = notifier;
     this.#channels = channels;
     this.ticket = ticket;
     this.#clock = clock;
-    this.#quorum = quorum;
   }
 
-  /** @internal A wake-up for this ticket, sent when `owner` released (or '' when a waiter left). */
+  /**
+   * @internal A wake-up for this ticket: `owner` released and the nodes reserved the lock for this
+   * ticket ('' when a waiter left). Every node announces the same release; the first one wakes.
+   */
   notify(owner: string): void {
-    if (owner !== '' && owner === this.#owner) {
-      this.#announced += 1;
-      if (this.#announced === this.#quorum) this.#fire();
-      return;
-    }
+    if (owner !== '' && owner === this.#owner) return;
     this.#owner = owner;
-    this.#announced = 1;
-    if (owner === '' || this.#quorum === 1) {
-      this.#fire();
-      return;
-    }
-    this.#clock.clearTimeout(this.#fallback);
-    this.#fallback = this.#clock.setTimeout(() => this.#fire(), WAKE_AFTER_FIRST_MS);
-  }
-
-  #fire(): void {
-    this.#clock.clearTimeout(this.#fallback);
-    this.#fallback = undefined;
     this.#notified = true;
     this.#wakeUp?.();
   }
@@ -215,7 +190,6 @@ export class ReleaseWatch {
 
   /** Stops watching; a channel is unsubscribed a while after its last watch left. */
   [Symbol.dispose](): void {
-    this.#clock.clearTimeout(this.#fallback);
     this.#notifier.unwatch(this, this.#channels);
   }
 }

@@ -42,8 +42,8 @@ if blocked == 0 then
         -- The same attempt replayed (a resent command): report the value it already moved to.
         return {1, redis.call('GET', KEYS[n + 1]) or '0'}
       elseif string.sub(holder, 1, #ticket + 1) == ticket .. ':' then
-        -- Left by an earlier attempt of this same acquire (its undo was lost or overtaken): that
-        -- attempt failed, nobody holds it as a grant, so this attempt takes it over.
+        -- Reserved for this ticket by a release (hand-over), or left by an earlier attempt of this
+        -- same acquire whose undo was lost: nobody holds it as a grant, so this attempt takes it.
         redis.call('SET', KEYS[i], owner, 'PX', ARGV[2])
       else
         for j = 1, i - 1 do redis.call('DEL', KEYS[j]) end

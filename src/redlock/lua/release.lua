@@ -1,6 +1,7 @@
 -- Releases a lock on one node: deletes each resource the owner still holds, drops the owner's
--- ticket from the queues (unless quiet), and tells the head of each queue (on the resource's channel, as
--- "<ticket>|<owner>") that it may try now. The fencing counters are never touched.
+-- ticket from the queues (unless quiet), and hands each resource over to the head of its queue:
+-- the lease is reserved for that ticket and the waiter is told on the resource's channel
+-- ("<ticket>|<owner>"), so the next grant needs no race. The fencing counters are never touched.
 -- The channel of a resource is its lease key with 'released' in place of the final 'lk'.
 -- KEYS:    lk[1..n], q[1..n], qe[1..n]
 -- ARGV:    [1] owner '<ticket>:<attempt>', [2] '1' to stay quiet (undoing a failed attempt, which
@@ -22,8 +23,7 @@ for i = 1, n do
   if redis.call('GET', KEYS[i]) == owner then
     redis.call('DEL', KEYS[i])
     deleted = deleted + 1
-    local h = not quiet and queueHead(q, qe)
-    if h then redis.call('PUBLISH', channelOf(KEYS[i]), h .. '|' .. owner) end
+    if not quiet then handOver(KEYS[i], q, qe, owner) end
   end
 end
 return deleted

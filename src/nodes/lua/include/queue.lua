@@ -24,3 +24,15 @@ end
 local function channelOf(lk)
   return string.sub(lk, 1, -3) .. 'released'
 end
+-- handOver(lk, q, qe, from): the resource just became free; if a waiter is queued, reserve the
+-- lease for the head ticket ('<ticket>:handoff', which only that ticket's next attempt takes
+-- over, for as long as its place in the queue lasts) and tell it on the channel as
+-- '<ticket>|<from>'. Returns the ticket, or nil when nobody waits.
+local function handOver(lk, q, qe, from)
+  local h = queueHead(q, qe)
+  if not h then return nil end
+  local left = math.max(1, tonumber(redis.call('ZSCORE', qe, h)) - now())
+  redis.call('SET', lk, h .. ':handoff', 'PX', left)
+  redis.call('PUBLISH', channelOf(lk), h .. '|' .. from)
+  return h
+end
