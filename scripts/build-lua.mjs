@@ -10,6 +10,18 @@ const src = join(root, 'src');
 /** Shared Lua pieces: a line `--@include name` is replaced by src/nodes/lua/include/name.lua. */
 const includeDir = join(src, 'nodes', 'lua', 'include');
 
+/**
+ * What is sent to Redis: without comment-only and blank lines (the .lua files keep them for
+ * people; Redis gets less to load and parse).
+ */
+export function stripComments(lua) {
+  return lua
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/^\s*--/.test(line))
+    .join('\n')
+    .concat('\n');
+}
+
 /** A script's text as sent to Redis: the file with its `--@include` lines expanded. */
 export function expandLua(body, file = 'script') {
   return body.replace(/^--@include ([a-z0-9-]+)$/gm, (_, name) => {
@@ -35,11 +47,12 @@ const entries = [...luaFiles(src)].sort().map((path) => {
   const file = relative(root, path);
   const body = expandLua(readFileSync(path, 'utf8'), file);
   if (!/^-- KEYS/m.test(body) || !/^-- ARGV/m.test(body) || !/^-- Returns/m.test(body)) {
-    throw new Error(`${relative(root, path)}: a script needs a header with KEYS, ARGV and Returns lines`);
+    throw new Error(`${file}: a script needs a header with KEYS, ARGV and Returns lines`);
   }
   const name = camel(path.slice(path.lastIndexOf('/') + 1, -'.lua'.length));
-  const sha1 = createHash('sha1').update(body).digest('hex');
-  return { name, file, body, sha1 };
+  const lua = stripComments(body);
+  const sha1 = createHash('sha1').update(lua).digest('hex');
+  return { name, file, body: lua, sha1 };
 });
 
 const names = new Set();

@@ -22,7 +22,12 @@ export const systemClock: Clock = Object.freeze({
  * fencing tokens (so tokens keep increasing after every node was wiped). Never used for validity.
  */
 export function wallClockMicros(): string {
-  return `${Date.now()}000`;
+  return `${wallClockMs()}000`;
+}
+
+/** The wall clock in ms since the epoch: only for token floors and arrival order, never validity. */
+export function wallClockMs(): number {
+  return Date.now();
 }
 
 /** Resolves after `ms` on `clock`, or rejects with the signal's reason when it aborts first. */

@@ -54,15 +54,15 @@ export function abortSignal(name: string, value: unknown): AbortSignal | undefin
 
 /** A list of distinct non-empty strings (lock resources); a single string is a list of one. */
 export function resourceList(name: string, value: unknown): readonly string[] {
+  if (typeof value === 'string' && value.length > 0) return [value];
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || list.length === 0) fail(name, 'a non-empty string or array of strings', value);
-  const seen = new Set<string>();
-  for (const [i, item] of list.entries()) {
-    nonEmptyString(`${name}[${i}]`, item);
-    if (seen.has(item as string)) {
-      throw new InvalidOptionsError(`Expected \`${name}\` to hold distinct resources, got \`${String(item)}\` twice`);
+  for (let i = 0; i < list.length; i += 1) {
+    const item: unknown = list[i];
+    if (typeof item !== 'string' || item.length === 0) fail(`${name}[${i}]`, 'a non-empty string', item);
+    if (list.indexOf(item) !== i) {
+      throw new InvalidOptionsError(`Expected \`${name}\` to hold distinct resources, got \`${item}\` twice`);
     }
-    seen.add(item as string);
   }
   return Object.freeze([...(list as string[])]);
 }

@@ -59,6 +59,7 @@ export class RedisNode {
   #silenceCheck: unknown;
   #subscriber: Client | undefined;
   #corked: Writable | undefined;
+  #inFlight = 0;
 
   constructor(
     input: NodeInput,
@@ -94,12 +95,12 @@ export class RedisNode {
 
   /**
    * Runs one of redfence's scripts on this node. Not bounded in time: the caller's round is.
-   * Requests made in the same tick leave in one write: the first corks the socket and the end of
-   * the tick uncorks it (one writev instead of a syscall per request; Redis then answers them in
-   * one write too). A single caller's request waits only for the end of its own tick.
+   * While requests are in flight, requests made in the same tick leave in one write: the first
+   * corks the socket and the end of the tick uncorks it (one writev instead of a syscall per
+   * request; Redis then answers them in one write too). A lone caller's request goes straight out.
    */
   run(script: LuaScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    if (this.#corked === undefined && !this.isCluster) {
+    if (this.#inFlight > 0 && this.#corked === undefined && !this.isCluster) {
       const stream = (this.client as Redis).stream as Writable | undefined;
       if (stream !== undefined && this.client.status === 'ready' && stream.writableCorked === 0) {
         stream.cork();
@@ -107,6 +108,7 @@ export class RedisNode {
         process.nextTick(this.#uncork);
       }
     }
+    this.#inFlight += 1;
     return this.#settle(runScript(this.client, script, keys, args));
   }
 
@@ -119,10 +121,12 @@ export class RedisNode {
   #settle<T>(sent: Promise<T>): Promise<T> {
     return sent.then(
       (reply) => {
+        this.#inFlight -= 1;
         this.#lastReplyAt = this.#clock.now();
         return reply;
       },
       (error: unknown) => {
+        this.#inFlight -= 1;
         this.#lastReplyAt = this.#clock.now();
         throw error;
       },

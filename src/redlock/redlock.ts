@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import pRetry from 'p-retry';
-import { type Clock, sleep, systemClock, wallClockMicros } from '../clock.js';
+import { type Clock, sleep, systemClock, wallClockMicros, wallClockMs } from '../clock.js';
 import {
   InvalidOptionsError,
   LockExpiredError,
@@ -534,13 +534,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
 
   /** The token floor (wall clock µs); reports a wall-clock step against the monotonic clock. */
   #tokenFloor(): string {
-    const floor = wallClockMicros();
-    const offset = Number(floor.slice(0, -3)) - this.clock.now();
+    const wallMs = wallClockMs();
+    const offset = wallMs - this.clock.now();
     if (this.#wallOffset !== undefined && Math.abs(offset - this.#wallOffset) > WALL_STEP_REPORT_MS) {
       this.emit('clockDrift', { stepMs: offset - this.#wallOffset });
     }
     this.#wallOffset = offset;
-    return floor;
+    return `${wallMs}000`;
   }
 }
 

@@ -15,15 +15,17 @@ local ticket = string.match(owner, '^(.*):') or owner
 local deleted = 0
 for i = 1, n do
   local q, qe = KEYS[n + i], KEYS[2 * n + i]
-  if not quiet then
-    -- Done with this resource; an undone attempt's waiter keeps its place.
-    redis.call('ZREM', q, ticket)
-    redis.call('ZREM', qe, ticket)
-  end
-  if redis.call('GET', KEYS[i]) == owner then
+  local mine = redis.call('GET', KEYS[i]) == owner
+  if mine then
     redis.call('DEL', KEYS[i])
     deleted = deleted + 1
-    if not quiet then handOver(KEYS[i], q, qe, owner) end
+  end
+  -- Queue work only when someone is queued: one EXISTS in the common, uncontended case. A quiet
+  -- undo leaves the waiter's place alone.
+  if not quiet and redis.call('EXISTS', q) == 1 then
+    redis.call('ZREM', q, ticket)
+    redis.call('ZREM', qe, ticket)
+    if mine then handOver(KEYS[i], q, qe, owner) end
   end
 end
 return deleted
