@@ -3,10 +3,13 @@ import { Redis } from 'ioredis';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+type WithRelease = Redis & { rawRelease(key: string, owner: string): Promise<number> };
+
 /**
  * The hand-written floor every lock is measured against (BENCH.md): `SET key owner NX PX ttl` on
  * all N nodes in parallel, resolved as soon as a quorum said OK; release is a compare-and-delete
- * script on all N. No fencing, no drift check, no retries: the least a quorum lock can do.
+ * script on all N. A failed attempt deletes its partial holds before it reports failure (so split
+ * votes cannot stall it). No fencing, no drift check, no retries here: the least a quorum lock can do.
  */
 export class RawFloor {
   readonly clients: Redis[];
@@ -15,16 +18,17 @@ export class RawFloor {
   constructor(urls: readonly string[]) {
     this.clients = urls.map((url) => {
       const client = new Redis(url);
+      client.on('error', () => undefined);
       client.defineCommand('rawRelease', { numberOfKeys: 1, lua: RELEASE });
       return client;
     });
     this.quorum = Math.floor(urls.length / 2) + 1;
   }
 
-  /** Resolves with the owner value when a quorum locked `key`, or null. */
-  acquire(key: string, ttl: number): Promise<string | null> {
+  /** Resolves with the owner value when a quorum locked `key`, or null (partial holds removed). */
+  async acquire(key: string, ttl: number): Promise<string | null> {
     const owner = randomUUID();
-    return new Promise((resolve) => {
+    const granted = await new Promise<boolean>((resolve) => {
       let ok = 0;
       let failed = 0;
       for (const client of this.clients) {
@@ -32,25 +36,31 @@ export class RawFloor {
           (reply) => {
             if (reply === 'OK') ok += 1;
             else failed += 1;
-            if (ok === this.quorum) resolve(owner);
-            else if (failed > this.clients.length - this.quorum) resolve(null);
+            if (ok === this.quorum) resolve(true);
+            else if (failed === this.clients.length - this.quorum + 1) resolve(false);
           },
           () => {
             failed += 1;
-            if (failed > this.clients.length - this.quorum) resolve(null);
+            if (failed === this.clients.length - this.quorum + 1) resolve(false);
           },
         );
       }
     });
+    if (granted) return owner;
+    // Same connection, so each delete runs after that node's SET, also one still in flight.
+    await this.release(key, owner);
+    return null;
   }
 
   async release(key: string, owner: string): Promise<void> {
-    await Promise.allSettled(
-      this.clients.map((c) => (c as unknown as { rawRelease(k: string, o: string): Promise<number> }).rawRelease(key, owner)),
-    );
+    await Promise.allSettled(this.clients.map((c) => (c as WithRelease).rawRelease(key, owner)));
+  }
+
+  async ping(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.ping()));
   }
 
   async quit(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.quit()));
+    await Promise.all(this.clients.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }
