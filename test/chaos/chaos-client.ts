@@ -7,7 +7,8 @@
  * synchronous write, so it survives SIGKILL; times are `process.hrtime.bigint()`.
  *
  * stdout (JSON lines, for the runner): `ready`, `granted`, `victim-ready`, `stats`, `clockDrift`,
- * `repaired`, `error`, `done`. stdin: the line `stop` ends the run (sections in progress finish).
+ * `repaired`, `error`, `done`. stdin: the line `stop` ends the run (sections in progress finish);
+ * a victim waits for a `go` line before each round.
  */
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -45,6 +46,15 @@ const wallClock: Clock = { ...hrClock, now: () => Date.now() };
 const store = new StoreClient(config.storeUrl);
 const stats = { grants: 0, fails: 0, rejected: 0 };
 let stopping = false;
+/** `go` lines from the runner not yet used (a victim waits for one before each round). */
+let goes = 0;
+let wake: (() => void) | undefined;
+async function nextGo(): Promise<boolean> {
+  while (goes === 0 && !stopping) await new Promise<void>((resolve) => (wake = resolve));
+  if (stopping) return false;
+  goes -= 1;
+  return true;
+}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** The validity end the lock reports now, in hrtime ns (rounded up: never earlier than the truth). */
@@ -230,14 +240,15 @@ class LogicalClient {
   async victim(): Promise<void> {
     const v = config.victim;
     if (v === undefined) return;
-    for (let n = 0; n < v.rounds && !stopping; n += 1) {
-      const grantId = `${this.name}/${n}`;
-      const lock = await this.acquire(v.key, grantId);
-      if (lock === undefined) {
-        n -= 1;
-        await sleep(config.retryDelay);
-        continue;
+    for (let n = 0, round = 0; round < v.rounds && (await nextGo()); round += 1) {
+      let lock: Lock | undefined;
+      let grantId = '';
+      while (lock === undefined && !stopping) {
+        grantId = `${this.name}/${n++}`;
+        lock = await this.acquire(v.key, grantId);
+        if (lock === undefined) await sleep(config.retryDelay);
       }
+      if (lock === undefined) break;
       const read = await this.storeOp(lock, v.key, grantId, 'read', {});
       if (read.result?.kind === 'accepted') {
         emit({ ev: 'victim-ready', client: this.name, key: v.key, grantId, token: lock.fencingToken });
@@ -261,8 +272,10 @@ class LogicalClient {
 const input = createInterface({ input: process.stdin });
 input.on('line', (line) => {
   if (line.trim() === 'stop') stopping = true;
+  if (line.trim() === 'go') goes += 1;
+  wake?.();
 });
-setTimeout(() => (stopping = true), config.maxRunMs);
+setTimeout(() => (stopping = true), config.maxRunMs).unref();
 setTimeout(() => process.exit(3), config.maxRunMs + 15_000).unref();
 const statsTimer = setInterval(() => emit({ ev: 'stats', ...stats, wall: Date.now(), hr: hrNow() }), 1_000);
 
@@ -280,4 +293,6 @@ try {
   emit({ ev: 'done' });
   input.close();
   process.stdin.destroy();
+  // Undici keeps store connections alive; every history line is already on disk (writeSync).
+  process.exit(process.exitCode ?? 0);
 }

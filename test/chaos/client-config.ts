@@ -4,7 +4,10 @@
  * 2·ttl, critical sections of 5–100 ms with 1–3 fenced read-modify-write increments).
  */
 
-/** A scripted client: acquire, touch the store, tell the runner, then act on what it believes. */
+/**
+ * A scripted client: for each `go` line from the runner, acquire, touch the store, tell the runner
+ * (`victim-ready`), then act on what it believes.
+ */
 export interface VictimConfig {
   readonly key: string;
   readonly rounds: number;
@@ -85,7 +88,7 @@ export const clientDefaults = {
   autoRepair: true,
   acquireDeadlineMs: 2_000,
   holdMs: [5, 100],
-  longHoldProbability: 0.03,
+  longHoldProbability: 0.01,
   longHoldTtl: [1.5, 3],
   opsPerSection: [1, 3],
   thinkMs: [0, 20],

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ClientConfig } from './client-config.js';
-import { waitForProcState } from './fleet.js';
+import { waitForProcState } from './proc-state.js';
 import { hrNow } from './history.js';
 import type { NemesisLog } from './nemesis-log.js';
 
@@ -111,6 +111,13 @@ export class ClientProcesses {
       const p = this.procs.get(proc);
       void p?.exited.then(() => done(() => reject(new Error(`${proc} exited`))));
     });
+  }
+
+  /** Sends one line to a process's stdin (`go` starts a victim round). */
+  send(name: string, line: string): void {
+    const proc = this.procs.get(name);
+    if (proc === undefined || proc.exitCode !== undefined) throw new Error(`client ${name} is not running`);
+    proc.child.stdin?.write(`${line}\n`);
   }
 
   /** Total grants reported by all processes so far. */

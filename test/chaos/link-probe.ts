@@ -43,3 +43,43 @@ export function probeLink(host: string, port: number, timeoutMs: number): Promis
     socket.on('close', () => finish('closed'));
   });
 }
+
+/** A toxic as the Toxiproxy API takes it (attributes per type, see CHAOS.md). */
+export interface ToxicSpecIn {
+  readonly type: 'latency' | 'timeout' | 'reset_peer' | 'slicer' | 'bandwidth' | 'slow_close' | 'limit_data';
+  readonly stream: 'upstream' | 'downstream';
+  readonly toxicity?: number;
+  readonly attributes: Readonly<Record<string, number>>;
+}
+
+/**
+ * Verifies toxics on one link: a reset_peer toxic must reset one of a few probes (toxicity is
+ * rolled per connection), a latency must show in probes (≥ 80 %, or a mean ≥ 60 % with jitter),
+ * a slicer must still deliver a reply. Undefined when there is nothing to verify.
+ */
+export async function verifyToxics(
+  endpoint: { readonly host: string; readonly port: number },
+  toxics: readonly ToxicSpecIn[],
+): Promise<{ ok: boolean; detail: string } | undefined> {
+  const { host, port } = endpoint;
+  const latencyToxic = toxics.find((t) => t.type === 'latency');
+  const latency = latencyToxic?.attributes['latency'] ?? 0;
+  if (toxics.some((t) => t.type === 'reset_peer')) {
+    const seen: string[] = [];
+    for (let i = 0; i < 12 && !seen.some((o) => o === 'reset' || o === 'closed'); i += 1) seen.push((await probeLink(host, port, 2_000)).outcome);
+    return { ok: seen.some((o) => o === 'reset' || o === 'closed'), detail: `probes: ${seen.join(',')}` };
+  }
+  if (latency > 0) {
+    const jitter = latencyToxic?.attributes['jitter'] ?? 0;
+    const probes: ProbeResult[] = [];
+    for (let i = 0; i < (jitter > 0 ? 5 : 1); i += 1) probes.push(await probeLink(host, port, (latency + jitter) * 3 + 1_000));
+    const mean = probes.reduce((a, p) => a + p.ms, 0) / probes.length;
+    const ok = probes.every((p) => p.outcome === 'ok') && mean >= latency * (jitter > 0 ? 0.6 : 0.8);
+    return { ok, detail: `${probes.length} probe(s) ${[...new Set(probes.map((p) => p.outcome))].join('/')}, mean ${mean.toFixed(0)} ms (latency ${latency} ± ${jitter})` };
+  }
+  if (toxics.some((t) => t.type === 'slicer')) {
+    const probe = await probeLink(host, port, 2_000);
+    return { ok: probe.outcome === 'ok', detail: `sliced probe ${probe.outcome} in ${probe.ms.toFixed(1)} ms` };
+  }
+  return undefined;
+}

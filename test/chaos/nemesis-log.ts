@@ -26,8 +26,11 @@ export interface FaultWindow {
   readonly id: number;
   readonly nemesis: string;
   readonly value: string;
+  /** When injecting began (the fault may affect some links from here on). */
   readonly start: bigint;
-  /** Undefined for an instant fault, or one still open at the end. */
+  /** When the fault was fully in place (every link), if recorded; else `start`. */
+  readonly applied: bigint;
+  /** When undoing it began. Undefined for an instant fault, or one still open at the end. */
   readonly end: bigint | undefined;
   readonly effective: boolean | undefined;
 }
@@ -56,6 +59,12 @@ export class NemesisLog {
     this.#push({ t: hrNow(), id, nemesis: start?.nemesis ?? '?', f: 'note', value: start?.value ?? '', ...opt(effective, detail) });
   }
 
+  /** Records that a started fault is now fully in place. */
+  applied(id: number): void {
+    const start = this.events.find((e) => e.id === id && e.f === 'start');
+    this.#push({ t: hrNow(), id, nemesis: start?.nemesis ?? '?', f: 'note', value: start?.value ?? '', detail: 'applied' });
+  }
+
   stop(id: number, detail?: string): void {
     const start = this.events.find((e) => e.id === id && e.f === 'start');
     if (start === undefined || this.events.some((e) => e.id === id && e.f === 'stop')) return;
@@ -81,7 +90,8 @@ export class NemesisLog {
       const stop = this.events.find((e) => e.id === s.id && e.f === 'stop');
       const verdicts = this.events.filter((e) => e.id === s.id && e.effective !== undefined);
       const last = verdicts[verdicts.length - 1];
-      out.push({ id: s.id, nemesis: s.nemesis, value: s.value, start: s.t, end: stop?.t, effective: last?.effective });
+      const applied = this.events.find((e) => e.id === s.id && e.f === 'note' && e.detail === 'applied')?.t ?? s.t;
+      out.push({ id: s.id, nemesis: s.nemesis, value: s.value, start: s.t, applied, end: stop?.t, effective: last?.effective });
     }
     return out;
   }

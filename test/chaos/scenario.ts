@@ -60,8 +60,10 @@ export interface Scenario {
   readonly title: string;
   /** `limit`: demonstrates a documented limit; `control`: a negative control whose checker must fire. */
   readonly kind: 'safety' | 'limit' | 'control';
-  /** Violation classes that must be reported (every other class must not). */
+  /** Violation classes that must be reported (every other class must not, unless tolerated). */
   readonly expected: readonly ViolationClass[];
+  /** Classes a negative control may also report as a side effect (counted, not failed). */
+  readonly tolerated?: readonly ViolationClass[];
   /** What the table says, for the report. */
   readonly expectation: string;
   /** Nominal length of the nemesis phase, ms (the hard deadline adds a margin). */
@@ -94,4 +96,14 @@ export interface Scenario {
 /** The default client processes (reference §5.2): `n` processes × 3 logical clients. */
 export function workerProcs(n = 3, overrides: ClientOverrides = {}): ProcSpec[] {
   return Array.from({ length: n }, (_, i) => ({ name: `p${i}`, overrides }));
+}
+
+/** `k` distinct node indices, chosen with the scenario's seeded random. */
+export function pickNodes(ctx: Pick<ScenarioContext, 'random' | 'fleet'>, k: number): number[] {
+  const all = Array.from({ length: ctx.fleet.size }, (_, i) => i);
+  for (let i = all.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(ctx.random() * (i + 1));
+    [all[i], all[j]] = [all[j] ?? 0, all[i] ?? 0];
+  }
+  return all.slice(0, k).sort();
 }

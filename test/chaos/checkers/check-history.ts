@@ -30,6 +30,8 @@ export interface Finding {
   /** The interval to mark red, ns (an overlap, or the instant of a bad op). */
   readonly from: bigint;
   readonly to: bigint;
+  /** ME: how much of the earlier claim was left when the later one started, ns. */
+  readonly earlierLeftNs?: bigint;
 }
 
 export interface CheckInput {
@@ -53,8 +55,8 @@ export function checkHistory(input: CheckInput): CheckResult {
 
   for (const v of checkMutualExclusion(claims)) {
     findings.push({
-      cls: 'ME', kind: v.kind, key: v.key, grantIds: [v.a.grantId, v.b.grantId], from: v.b.okTime, to: v.b.okTime + v.ns,
-      message: `${v.key}: ${v.b.client} (token ${v.b.token}) granted while ${v.a.client} (token ${v.a.token}) still held it; overlap ${ms(v.ns)}`,
+      cls: 'ME', kind: v.kind, key: v.key, grantIds: [v.a.grantId, v.b.grantId], from: v.b.okTime, to: v.b.okTime + v.ns, earlierLeftNs: v.remainingNs,
+      message: `${v.key}: ${v.b.client} (token ${v.b.token}) granted while ${v.a.client} (token ${v.a.token}) still held it for ${ms(v.remainingNs)}; overlap ${ms(v.ns)}`,
     });
   }
 
@@ -68,7 +70,7 @@ export function checkHistory(input: CheckInput): CheckResult {
   for (const v of pauseOverlaps) {
     findings.push({
       cls: 'ME-pause', kind: v.kind, key: v.grant.key, grantIds: [v.grant.grantId, v.other.grantId], from: v.grant.end, to: v.grant.end + v.ns,
-      message: `${v.grant.key}: ${v.grant.client} (token ${v.grant.token}) acted past its validity while ${v.other.client} (token ${v.other.token}) held it (expected: pause)`,
+      message: `${v.grant.key}: ${v.grant.client} (token ${v.grant.token}) acted ${ms(v.ns)} past its validity, while ${v.others} other claim(s) held the key, first ${v.other.client} (token ${v.other.token}) (expected: pause)`,
     });
   }
 

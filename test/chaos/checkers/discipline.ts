@@ -24,8 +24,11 @@ export interface PauseOverlapViolation<C extends ClaimWithOps = ClaimWithOps> {
   readonly kind: 'pause-overlap';
   /** The holder that acted after its claim ended. */
   readonly grant: C;
-  /** A claim of another grant inside [grant.end, last late op]. */
+  /** The first claim of another grant inside [grant.end, last late op]. */
   readonly other: Claim;
+  /** How many other claims fall inside that interval. */
+  readonly others: number;
+  /** From the end of the late holder's claim to its last late op, ns. */
   readonly ns: bigint;
 }
 
@@ -37,14 +40,9 @@ export function checkDiscipline<C extends ClaimWithOps>(claims: readonly C[]): {
     if (lateOps.length === 0) continue;
     for (const op of lateOps) late.push({ kind: 'late-op', grant: g, op, lateNs: op.t - g.end });
     const last = lateOps.reduce((a, b) => (b.t > a.t ? b : a));
-    for (const other of claims) {
-      if (other.grantId === g.grantId || other.key !== g.key) continue;
-      if (other.okTime < last.t && other.end > g.end) {
-        const from = other.okTime > g.end ? other.okTime : g.end;
-        const to = other.end < last.t ? other.end : last.t;
-        pauseOverlaps.push({ kind: 'pause-overlap', grant: g, other, ns: to > from ? to - from : 0n });
-      }
-    }
+    const others = claims.filter((o) => o.grantId !== g.grantId && o.key === g.key && o.okTime < last.t && o.end > g.end);
+    const first = others[0];
+    if (first !== undefined) pauseOverlaps.push({ kind: 'pause-overlap', grant: g, other: first, others: others.length, ns: last.t - g.end });
   }
   return { late, pauseOverlaps };
 }

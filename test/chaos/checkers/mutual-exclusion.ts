@@ -21,6 +21,8 @@ export interface OverlapViolation {
   readonly b: Claim;
   /** How long they overlapped, ns. */
   readonly ns: bigint;
+  /** How much of the earlier claim was left when the later one started, ns. */
+  readonly remainingNs: bigint;
 }
 
 /** Reports every claim that starts before an earlier claim of the same key ended (`eps`: slack, ns). */
@@ -38,7 +40,7 @@ export function checkMutualExclusion(claims: readonly Claim[], eps = 0n): Overla
     for (const c of list) {
       if (hold !== undefined && c.okTime + eps < hold.end) {
         const until = c.end < hold.end ? c.end : hold.end;
-        out.push({ kind: 'overlap', key, a: hold, b: c, ns: until - c.okTime });
+        out.push({ kind: 'overlap', key, a: hold, b: c, ns: until - c.okTime, remainingNs: hold.end - c.okTime });
       }
       if (hold === undefined || c.end > hold.end) hold = c;
     }

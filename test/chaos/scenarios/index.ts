@@ -3,8 +3,17 @@
  */
 import type { Scenario } from '../scenario.js';
 import { s1 } from './baseline.js';
+import { s2, s3, s4 } from './partitions.js';
+import { nc3, s10a, s10b, s11, s12, s13 } from './restarts.js';
+import { nc2, nc4, s14a, s14b, s15a, s15b, s16 } from './clocks.js';
+import { nc5 } from './eviction.js';
+import { s5, s6 } from './slow-links.js';
+import { nc1, s7, s8, s9 } from './pauses.js';
 
-export const scenarios: readonly Scenario[] = [s1];
+export const scenarios: readonly Scenario[] = [
+  s1, s2, s3, s4, s5, s6, s7, s8, s9, s10a, s10b, s11, s12, s13, s14a, s14b, s15a, s15b, s16,
+  nc1, nc2, nc3, nc4, nc5,
+];
 
 /** The smoke set: S1, S2, S3, S7, S10, S13, S14 (both variants), NC1, NC3. */
 export const smokeIds: readonly string[] = ['S1', 'S2', 'S3', 'S7', 'S10a', 'S13', 'S14a', 'S14b', 'NC1', 'NC3'];

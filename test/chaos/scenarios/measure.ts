@@ -47,10 +47,13 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[i] ?? Number.NaN;
 }
 
-/** True when `t` lies in the window [start + fromSlack, end − toSlack] (open windows end at `fallbackEnd`). */
+/**
+ * True when `t` lies in [applied + fromSlack, end − toSlack]: from the moment the fault was fully in
+ * place to the moment healing began (open windows end at `fallbackEnd`).
+ */
 export function inWindow(t: bigint, w: FaultWindow, fallbackEnd: bigint, fromSlackMs = 0, toSlackMs = 0): boolean {
   const end = w.end ?? fallbackEnd;
-  return t >= w.start + BigInt(Math.round(fromSlackMs * 1e6)) && t <= end - BigInt(Math.round(toSlackMs * 1e6));
+  return t >= w.applied + BigInt(Math.round(fromSlackMs * 1e6)) && t <= end - BigInt(Math.round(toSlackMs * 1e6));
 }
 
 /** True when some claim on `key` (other than `grantId`) covers `t`: the key was held. */
@@ -59,19 +62,31 @@ export function heldAt(claims: readonly GrantClaim[], key: string, t: bigint, gr
 }
 
 /**
- * Latencies of acquires that found their key free when invoked and were not waiting behind
- * another holder while they ran (uncontended).
+ * Latencies of uncontended acquires: no other grant of the key held it (until its release
+ * completed) and no other acquire of the key was in flight at any moment while this one ran.
  */
-export function uncontendedLatencies(outcomes: readonly AcquireOutcome[], claims: readonly GrantClaim[]): number[] {
-  const byKey = new Map<string, GrantClaim[]>();
+export function uncontendedLatencies(
+  events: readonly HistoryEvent[],
+  outcomes: readonly AcquireOutcome[],
+  claims: readonly GrantClaim[],
+  select: (o: AcquireOutcome) => boolean = () => true,
+): number[] {
+  const releaseDone = new Map<string, bigint>();
+  for (const e of events) if (e.op === 'release' && e.phase === 'ok' && e.grantId !== undefined) releaseDone.set(e.grantId, e.t);
+  const busy = new Map<string, { id: string; from: bigint; to: bigint }[]>();
+  const add = (key: string, id: string, from: bigint, to: bigint): void => {
+    const list = busy.get(key);
+    if (list === undefined) busy.set(key, [{ id, from, to }]);
+    else list.push({ id, from, to });
+  };
   for (const c of claims) {
-    const list = byKey.get(c.key);
-    if (list === undefined) byKey.set(c.key, [c]);
-    else list.push(c);
+    const done = releaseDone.get(c.grantId);
+    add(c.key, c.grantId, c.okTime, done !== undefined && done > c.end ? done : c.end);
   }
+  for (const o of outcomes) add(o.key, o.grantId, o.invoke, o.done);
   return outcomes
-    .filter((o) => o.phase === 'ok')
-    .filter((o) => !(byKey.get(o.key) ?? []).some((c) => c.grantId !== o.grantId && c.okTime <= o.done && c.end >= o.invoke))
+    .filter((o) => o.phase === 'ok' && select(o))
+    .filter((o) => !(busy.get(o.key) ?? []).some((b) => b.id !== o.grantId && b.from <= o.done && b.to >= o.invoke))
     .map((o) => o.ms);
 }
 
