@@ -60,6 +60,7 @@ export class RedisNode {
   #subscriber: Client | undefined;
   #corked: Writable | undefined;
   #inFlight = 0;
+  #wasReady = false;
 
   constructor(
     input: NodeInput,
@@ -91,6 +92,8 @@ export class RedisNode {
     this.isCluster = this.client instanceof Cluster || (this.client as { isCluster?: boolean }).isCluster === true;
     this.name = nameOf(this.client);
     if (this.owned) this.client.on('error', (error: Error) => onError(this, 'connection', error));
+    if (this.client.status === 'ready') this.#wasReady = true;
+    else this.client.once('ready', () => (this.#wasReady = true));
   }
 
   /**
@@ -100,6 +103,11 @@ export class RedisNode {
    * request; Redis then answers them in one write too). A lone caller's request goes straight out.
    */
   run(script: LuaScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (this.#wasReady && this.client.status !== 'ready') {
+      // The connection broke (reset, refused, closed) and is reconnecting: fail at once instead of
+      // waiting in the offline queue until nodeTimeout. A first connect is still waited for.
+      return Promise.reject(new Error(`${this.name} is not connected (${this.client.status})`));
+    }
     if (this.#inFlight > 0 && this.#corked === undefined && !this.isCluster) {
       const stream = (this.client as Redis).stream as Writable | undefined;
       if (stream !== undefined && this.client.status === 'ready' && stream.writableCorked === 0) {

@@ -453,12 +453,14 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
         failure = 'fence';
       }
       // Nothing may stay half-locked: undo this attempt on every node that may hold it (all but
-      // those that answered held or notReady), then report every node.
+      // those that answered held or notReady). The undo runs in the background, so a node that
+      // does not answer costs nodeTimeout once, not twice; the report waits for every answer.
       const undo = this.nodes.filter((_, i) => {
         const outcome = round.replies[i]?.outcome;
         return outcome !== 'held' && outcome !== 'notReady';
       });
-      await Promise.all([undo.length > 0 ? this.#release(grant, undo, true) : undefined, round.done]);
+      if (undo.length > 0) void this.#release(grant, undo, true);
+      await round.done;
       const reports = reportsOf(this.nodes, round.replies);
       if (reports.some((r) => r.outcome === 'notReady')) {
         if (!bootstrapped && (await this.#gate.bootstrap())) continue;

@@ -8,7 +8,7 @@ import {
   type RepairReport,
   StaleTokenError,
 } from '../../src/index.js';
-import { delay, useCluster } from '../support/cluster.js';
+import { connected, delay, useCluster } from '../support/cluster.js';
 
 const env = useCluster(5);
 afterEach(() => env.heal());
@@ -107,6 +107,7 @@ describe('ready gate and repair', () => {
     const preCrash = await Promise.all(resources.map((r) => node0Before?.get(fcKey(redlock.settings.prefix, r))));
     await env.cluster.restart(0, { empty: true });
     const restartedAt = performance.now();
+    await connected(redlock, 0);
 
     // A quorum that needs node 0 fails, and says why.
     env.cluster.pause(1);
@@ -150,6 +151,7 @@ describe('ready gate and repair', () => {
     const redlock = env.redlock({ maxTtl: 500, automaticExtensionThreshold: 100, nodeTimeout: 100 });
     await redlock.acquire('auto', 400).then((l) => l.release());
     await env.cluster.restart(3, { empty: true });
+    await connected(redlock, 3);
     const repaired = new Promise<RepairReport>((resolve) => redlock.once('repaired', resolve));
     const lock = await redlock.acquire('auto', 400);
     await lock.release();

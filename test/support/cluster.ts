@@ -54,3 +54,12 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** Milliseconds since `start` (performance.now()). */
 export const since = (start: number): number => performance.now() - start;
+
+/** Waits (at most 5 s) until the Redlock's connection to node `i` is up again after a restart. */
+export async function connected(redlock: Redlock, i: number): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while (redlock.nodes[i]?.client.status !== 'ready') {
+    if (performance.now() > deadline) throw new Error(`node ${i} did not reconnect within 5 s`);
+    await delay(10);
+  }
+}
