@@ -104,6 +104,9 @@ writeFileSync(
 );
 console.log(`report: ${relative(process.cwd(), join(runDir, 'report.html'))}`);
 const allPass = results.length === selected.length && results.every((r) => r.pass);
+const skipped = results.filter((r) => r.skipped).length;
+const passed = results.filter((r) => r.pass && !r.skipped).length;
+console.log(`chaos: ${passed} passed, ${selected.length - passed - skipped} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
 process.exit(controller.signal.aborted ? 130 : allPass ? 0 : 1);
 
 function countsText(r: ScenarioResult): string {
