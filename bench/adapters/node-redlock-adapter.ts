@@ -1,29 +1,5 @@
 import Redlock from 'redlock';
-import { connect, type Implementation, pingAll, quitAll, TUNED_RETRY } from './adapter.js';
+import { redlockFamily } from './redlock-family.js';
 
 /** node-redlock `redlock@5.0.0-beta.2`: one Lua script per node, retries with the same value. */
-export const nodeRedlock: Implementation = {
-  id: 'node-redlock',
-  label: 'node-redlock v5',
-  settings: (tuning) =>
-    tuning === 'tuned'
-      ? `retryDelay ${TUNED_RETRY.retryDelay}, retryJitter ${TUNED_RETRY.retryJitter}, retryCount ${TUNED_RETRY.retryCount}`
-      : 'defaults (retryDelay 200, retryJitter 100, retryCount 10)',
-  create(urls, tuning) {
-    const clients = urls.map(connect);
-    const redlock = new Redlock(clients, tuning === 'tuned' ? TUNED_RETRY : {});
-    return {
-      ready: () => pingAll(clients),
-      async acquire(key, ttl) {
-        const lock = await redlock.acquire([key], ttl);
-        return {
-          attempts: lock.attempts.length,
-          release: async () => {
-            await lock.release();
-          },
-        };
-      },
-      close: () => quitAll(clients),
-    };
-  },
-};
+export const nodeRedlock = redlockFamily('node-redlock', 'node-redlock v5', (clients, settings) => new Redlock(clients, settings));
