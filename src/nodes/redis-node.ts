@@ -8,7 +8,6 @@ import type { Clock } from '../clock.js';
 export type NodeInput = Redis | Cluster | string | RedisOptions;
 
 type Client = Redis | Cluster;
-type ScriptCaller = (...args: (string | number)[]) => Promise<unknown>;
 
 
 /**
@@ -185,27 +184,20 @@ async function quitQuietly(client: Client): Promise<void> {
   }
 }
 
-const commandName = (script: LuaScriptName): string => `redfence_${script}`;
 
-/** Runs one of redfence's scripts on any ioredis client (registering them on first use). */
+/**
+ * Runs one of redfence's scripts on any ioredis client: EVALSHA, and on NOSCRIPT (a node that
+ * restarted or flushed its scripts) EVAL, which loads it again. The one place scripts are sent.
+ */
 export function runScript(
   client: Client,
   script: LuaScriptName,
   keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<unknown> {
-  defineScripts(client);
-  const call = (client as unknown as Record<string, ScriptCaller>)[commandName(script)];
-  if (call === undefined) throw new Error(`script ${script} is not defined`);
-  return call.call(client, keys.length, ...keys, ...args);
-}
-const defined = new WeakSet<Client>();
-
-/** Registers every redfence script on a client once (EVALSHA, falling back to EVAL on NOSCRIPT). */
-function defineScripts(client: Client): void {
-  if (defined.has(client)) return;
-  for (const [name, script] of Object.entries(luaScripts)) {
-    client.defineCommand(commandName(name as LuaScriptName), { lua: script.lua });
-  }
-  defined.add(client);
+  const { sha1, lua } = luaScripts[script];
+  return client.evalsha(sha1, keys.length, ...keys, ...args).catch((error: unknown) => {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return client.eval(lua, keys.length, ...keys, ...args);
+  });
 }

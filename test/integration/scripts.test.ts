@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { luaScripts } from '../../src/generated/lua-scripts.js';
 import { resourceKeys } from '../../src/nodes/keys.js';
 import { runScript } from '../../src/nodes/redis-node.js';
 import { useCluster } from '../support/cluster.js';
@@ -84,4 +85,12 @@ test('an expired ticket at the head no longer blocks, and leaving the queue wake
   } finally {
     sub.disconnect();
   }
+});
+
+test('after SCRIPT FLUSH (a restarted node) the scripts are loaded again', async () => {
+  const { redis, acquire } = setup();
+  await redis.script('FLUSH');
+  const [locked] = await acquire('F:1');
+  assert.equal(locked, 1);
+  assert.deepEqual(await redis.script('EXISTS', luaScripts.acquire.sha1), [1]);
 });
