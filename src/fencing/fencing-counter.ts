@@ -15,7 +15,7 @@ export function greater(a: string, b: string): boolean {
 }
 
 /** T = the largest value returned by a node that locked, and how many locked nodes returned it. */
-export function highestToken(replies: readonly (Reply<string> | undefined)[]): { token: string; atToken: number } {
+function highestToken(replies: readonly (Reply<string> | undefined)[]): { token: string; atToken: number } {
   let token = '0';
   let atToken = 0;
   for (const reply of replies) {

@@ -22,7 +22,7 @@ export interface Round<T> {
 }
 
 /** Maps a node's error to an outcome: NOTREADY is the ready gate, anything else an error. */
-export function errorReply<T>(error: unknown): Reply<T> {
+function errorReply<T>(error: unknown): Reply<T> {
   const message = error instanceof Error ? error.message : String(error);
   return /^(ERR )?NOTREADY/.test(message) ? { outcome: 'notReady', error: message } : { outcome: 'error', error: message };
 }
