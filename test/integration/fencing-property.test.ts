@@ -68,16 +68,20 @@ test(`tokens stay unique and real-time monotonic while nodes are paused, killed 
   const faults = { pauses: 0, wipes: 0 };
   const deadline = performance.now() + durationMs - 1_500;
   let wiping: Promise<void> | undefined;
+  let lastWipe = performance.now();
   while (performance.now() < deadline) {
     await delay(200 + random() * 400);
     const node = Math.floor(random() * 5);
-    if (random() < 0.6) {
+    // A wipe at least every 3 s (when none is running), so every seed gets its share.
+    const wipeDue = wiping === undefined && performance.now() - lastWipe > 3_000;
+    if (random() < 0.6 && !wipeDue) {
       env.cluster.pause(node);
       faults.pauses += 1;
       await delay(100 + random() * 400);
       env.cluster.resume(node);
     } else if (wiping === undefined) {
       faults.wipes += 1;
+      lastWipe = performance.now();
       wiping = env.cluster.restart(node, { empty: true }).then(() => delay(2_500)).then(() => {
         wiping = undefined;
       });
