@@ -1,5 +1,5 @@
 import type { Redlock as RedlockClass, RedlockOptions } from '../../src/index.js';
-import { type Implementation, TUNED_RETRY } from './adapter.js';
+import { type ImplId, type Implementation, type LockClient, TUNED_RETRY } from './adapter.js';
 
 /** All bench clients share one prefix, so the ready gate bootstraps once per cluster (warm-up). */
 export const REDFENCE_PREFIX = 'bench:';
@@ -11,38 +11,43 @@ export function useRedfence(module: { readonly Redlock: typeof RedlockClass }): 
   Redlock = module.Redlock;
 }
 
-function options(tuning: 'defaults' | 'tuned'): RedlockOptions {
-  return tuning === 'tuned' ? { prefix: REDFENCE_PREFIX, ...TUNED_RETRY } : { prefix: REDFENCE_PREFIX };
+/** redfence, fenced acquire, connections opened from URLs as README shows; `extra` on top of the tuning. */
+function redfenceWith(id: ImplId, label: string, extra: RedlockOptions): Implementation {
+  const extraText = Object.entries(extra).map(([k, v]) => `, ${k} ${String(v)}`).join('');
+  return {
+    id,
+    label,
+    settings: (tuning) =>
+      (tuning === 'tuned'
+        ? `retryDelay ${TUNED_RETRY.retryDelay}, retryJitter ${TUNED_RETRY.retryJitter}, retryCount ${TUNED_RETRY.retryCount}`
+        : 'defaults (retryDelay 200, retryJitter 100, retryCount 10, waitForRelease)') + extraText,
+    create: (urls, tuning) => create(urls, { prefix: REDFENCE_PREFIX, ...(tuning === 'tuned' ? TUNED_RETRY : {}), ...extra }),
+  };
 }
 
-/** redfence, fenced acquire, connections opened from URLs as README shows. */
-export const redfence: Implementation = {
-  id: 'redfence',
-  label: 'redfence',
-  settings: (tuning) =>
-    tuning === 'tuned'
-      ? `retryDelay ${TUNED_RETRY.retryDelay}, retryJitter ${TUNED_RETRY.retryJitter}, retryCount ${TUNED_RETRY.retryCount}`
-      : 'defaults (retryDelay 200, retryJitter 100, retryCount 10, waitForRelease)',
-  create(urls, tuning) {
-    if (Redlock === undefined) throw new Error('redfence adapter: call useRedfence() first');
-    const redlock = new Redlock(urls, options(tuning));
-    // 'acquired' is emitted just before acquire() resolves; keyed by resource for concurrent loops.
-    const attempts = new Map<string, number>();
-    redlock.on('acquired', (e) => {
-      const resource = e.resources[0];
-      if (resource !== undefined) attempts.set(resource, e.attempts);
-    });
-    return {
-      async ready() {
-        await Promise.all(redlock.nodes.map((node) => (node.client as { ping(): Promise<unknown> }).ping()));
-      },
-      async acquire(key, ttl, signal) {
-        const lock = await redlock.acquire(key, ttl, signal === undefined ? undefined : { signal });
-        const tries = attempts.get(key);
-        attempts.delete(key);
-        return { attempts: tries, release: () => lock.release() };
-      },
-      close: () => redlock.quit(),
-    };
-  },
-};
+export const redfence = redfenceWith('redfence', 'redfence', {});
+/** S5 only: a 1 s liveness lease kept alive by the holder. */
+export const redfenceKeepAlive = redfenceWith('redfence-keepalive', 'redfence (keepAlive 1 s)', { keepAlive: 1_000 });
+
+function create(urls: readonly string[], options: RedlockOptions): LockClient {
+  if (Redlock === undefined) throw new Error('redfence adapter: call useRedfence() first');
+  const redlock = new Redlock(urls, options);
+  // 'acquired' is emitted just before acquire() resolves; keyed by resource for concurrent loops.
+  const attempts = new Map<string, number>();
+  redlock.on('acquired', (e) => {
+    const resource = e.resources[0];
+    if (resource !== undefined) attempts.set(resource, e.attempts);
+  });
+  return {
+    async ready() {
+      await Promise.all(redlock.nodes.map((node) => (node.client as { ping(): Promise<unknown> }).ping()));
+    },
+    async acquire(key, ttl, signal) {
+      const lock = await redlock.acquire(key, ttl, signal === undefined ? undefined : { signal });
+      const tries = attempts.get(key);
+      attempts.delete(key);
+      return { attempts: tries, release: () => lock.release() };
+    },
+    close: () => redlock.quit(),
+  };
+}

@@ -10,14 +10,12 @@ export interface ResourceKeys {
   readonly locks: readonly string[];
   /** `fc` keys (fencing counters). */
   readonly counters: readonly string[];
-  /** Release notification channels (the scripts derive them from the lease keys: keep in step). */
-  readonly channels: readonly string[];
   /** KEYS of the fence round (raiseFence): leases, counters. */
   readonly fence: readonly string[];
   /** KEYS of the acquire script: leases, counters, queues, queue expiries (and the ready key, gated). */
   readonly acquire: readonly string[];
   readonly acquireGated: readonly string[];
-  /** KEYS of the release and leave-queue scripts: leases, queues, queue expiries. */
+  /** KEYS of the release and leave-queue scripts: leases, counters, queues, queue expiries. */
   readonly release: readonly string[];
 }
 
@@ -31,13 +29,18 @@ export function resourceKeys(prefix: string, resources: readonly string[]): Reso
   return {
     locks,
     counters,
-    channels: key('released'),
     fence: [...locks, ...counters],
     acquire,
     acquireGated: [...acquire, readyKey(prefix)],
-    release: [...locks, ...queues, ...expiries],
+    release: acquire,
   };
 }
+
+/**
+ * Wake-up channels: a Redlock listens on `<prefix>wake:<client id>` and its tickets read
+ * `<client id>/<seq>/<ttl>`, so a release tells the next waiter alone (include/queue.lua).
+ */
+export const wakePrefix = (prefix: string): string => `${prefix}wake:`;
 
 /** The per-node marker that the node kept its fencing counters (absent after data loss). */
 export const readyKey = (prefix: string): string => `${prefix}__ready`;

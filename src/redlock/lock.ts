@@ -1,11 +1,21 @@
 import type { Clock } from '../clock.js';
 import { LockExpiredError, LockLostError, type LockLostReason } from '../errors.js';
 
+/** Monotonic instants (ms) a grant or extension is good until. */
+export interface Validity {
+  /** The nodes' lease, as far as this client can trust it. */
+  readonly until: number;
+  /** The TTL's end. Later than `until` only while a keep-alive renews the lease. */
+  readonly deadline: number;
+}
+
 /** What a {@link Lock} needs from the {@link Redlock} that granted it. */
 export interface LockHost {
   readonly clock: Clock;
-  /** Extends on a quorum; resolves with the new monotonic validity end, or throws. */
-  extendLock(lock: Lock, ttl: number): Promise<number>;
+  /** Extends on a quorum to `ttl` from now; resolves with the new validity, or throws. */
+  extendLock(lock: Lock, ttl: number): Promise<Validity>;
+  /** Keep-alive: renews the lease for `leaseMs`; resolves with the new validity end, or throws. */
+  renewLock(lock: Lock, leaseMs: number): Promise<number>;
   /** Deletes the lock on every node (best effort; node errors are reported as events). */
   releaseLock(lock: Lock): Promise<void>;
   /** Reports a lock that stopped being trustworthy. */
@@ -34,18 +44,32 @@ export class Lock implements AsyncDisposable, Disposable {
   // read, or the Redlock has lockLost listeners): most locks are released long before expiry.
   #controller: AbortController | undefined;
   #validUntil: number;
+  #deadline: number;
   #expiryTimer: unknown;
+  /** Renew the lease every third of this (0: plain lease, no keep-alive). */
+  readonly #keepAliveMs: number;
+  #renewTimer: unknown;
   #ended: LockLostError | LockLostReason | undefined;
   #releasing: Promise<void> | undefined;
 
   /** @internal Locks are made by `Redlock`. */
-  constructor(host: LockHost, resources: readonly string[], token: bigint, ttl: number, validUntil: number, watched = false) {
+  constructor(
+    host: LockHost,
+    resources: readonly string[],
+    token: bigint,
+    ttl: number,
+    validity: Validity,
+    options: { readonly watched?: boolean; readonly keepAliveMs?: number } = {},
+  ) {
     this.#host = host;
     this.resources = resources;
     this.fencingToken = token;
     this.ttl = ttl;
-    this.#validUntil = validUntil;
-    if (watched) this.#armExpiry();
+    this.#validUntil = validity.until;
+    this.#deadline = validity.deadline;
+    this.#keepAliveMs = options.keepAliveMs ?? 0;
+    if (options.watched === true) this.#armExpiry();
+    this.#scheduleRenewal();
   }
 
   /** Aborts (reason: {@link LockLostError}) when the lock is lost, expires, or is released. */
@@ -53,7 +77,7 @@ export class Lock implements AsyncDisposable, Disposable {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (this.#ended !== undefined) this.#controller.abort(this.#reason());
-      else if (this.#validUntil <= this.#host.clock.now()) this.#lose(this.#expired());
+      else if (this.#validEnd() <= this.#host.clock.now()) this.#lose(this.#expired());
       else this.#armExpiry();
     }
     return this.#controller.signal;
@@ -62,7 +86,16 @@ export class Lock implements AsyncDisposable, Disposable {
   /** Milliseconds of validity left on the monotonic clock (0 once expired, lost or released). */
   remainingMs(): number {
     if (this.#ended !== undefined) return 0;
-    return Math.max(0, this.#validUntil - this.#host.clock.now());
+    return Math.max(0, this.#validEnd() - this.#host.clock.now());
+  }
+
+  /**
+   * @internal Milliseconds until the TTL ends: what `using()` extends. With a keep-alive this is
+   * longer than {@link Lock.remainingMs}, which only counts the lease renewed so far.
+   */
+  ttlRemainingMs(): number {
+    if (this.#ended !== undefined) return 0;
+    return Math.max(0, this.#deadline - this.#host.clock.now());
   }
 
   /**
@@ -80,17 +113,19 @@ export class Lock implements AsyncDisposable, Disposable {
           `${this.#releasing ? 'was released' : 'expired'}; acquire it again.`,
       );
     }
-    let validUntil: number;
+    let validity: Validity;
     try {
-      validUntil = await this.#host.extendLock(this, ttl);
+      validity = await this.#host.extendLock(this, ttl);
     } catch (error) {
       if (!(error instanceof LockLostError)) throw error;
       this.#lose(error);
       throw error;
     }
     if (this.#ended !== undefined) return this;
-    this.#validUntil = validUntil;
+    this.#validUntil = validity.until;
+    this.#deadline = validity.deadline;
     if (this.#expiryTimer !== undefined) this.#armExpiry();
+    this.#scheduleRenewal();
     return this;
   }
 
@@ -129,8 +164,11 @@ export class Lock implements AsyncDisposable, Disposable {
   #end(reason: LockLostError | LockLostReason): void {
     if (this.#ended !== undefined) return;
     this.#ended = reason;
-    if (this.#expiryTimer !== undefined) this.#host.clock.clearTimeout(this.#expiryTimer);
+    const clock = this.#host.clock;
+    if (this.#expiryTimer !== undefined) clock.clearTimeout(this.#expiryTimer);
+    if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
     this.#expiryTimer = undefined;
+    this.#renewTimer = undefined;
     this.#controller?.abort(this.#reason());
   }
 
@@ -148,7 +186,38 @@ export class Lock implements AsyncDisposable, Disposable {
   #armExpiry(): void {
     const clock = this.#host.clock;
     if (this.#expiryTimer !== undefined) clock.clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = clock.setTimeout(() => this.#lose(this.#expired()), Math.max(0, this.#validUntil - clock.now()));
+    this.#expiryTimer = clock.setTimeout(() => this.#lose(this.#expired()), Math.max(0, this.#validEnd() - clock.now()));
+  }
+
+  /** When validity ends: the lease, or the TTL if that comes first. */
+  #validEnd(): number {
+    return Math.min(this.#validUntil, this.#deadline);
+  }
+
+  /**
+   * Keep-alive: while the TTL reaches past the lease, renew the lease every third of it (to at most
+   * what is left of the TTL). A renewal that fails loses the lock, as a failed extend does.
+   */
+  #scheduleRenewal(): void {
+    const clock = this.#host.clock;
+    if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
+    if (this.#keepAliveMs === 0 || this.#ended !== undefined || this.#deadline <= this.#validUntil) return;
+    this.#renewTimer = clock.setTimeout(() => {
+      this.#renewTimer = undefined;
+      if (this.#ended !== undefined) return;
+      const leaseMs = Math.max(1, Math.min(this.#keepAliveMs, Math.ceil(this.#deadline - clock.now())));
+      this.#host.renewLock(this, leaseMs).then(
+        (until) => {
+          if (this.#ended !== undefined) return;
+          this.#validUntil = Math.max(this.#validUntil, until);
+          if (this.#expiryTimer !== undefined) this.#armExpiry();
+          this.#scheduleRenewal();
+        },
+        (error: unknown) =>
+          this.#lose(error instanceof LockLostError ? error : new LockLostError(this.resources, 'extendFailed', String(error), { cause: error })),
+      );
+    }, this.#keepAliveMs / 3);
   }
 
   #expired(): LockLostError {

@@ -33,6 +33,15 @@ export interface RedlockSettings {
   readonly automaticExtensionThreshold: number;
   /** Wake waiters when the lock is released instead of only polling. @defaultValue true */
   readonly waitForRelease: boolean;
+  /**
+   * Liveness lease (etcd-style keep-alive), 0 = off. When set, a lock whose TTL is longer holds the
+   * nodes' lease for only this long and renews it every third of it until the TTL ends, so a
+   * holder that crashes frees the lock within `keepAlive` ms instead of its TTL. The holder's
+   * validity (`remainingMs()`) is then the renewed lease, and a failed renewal loses the lock.
+   * At least 4 × `nodeTimeout`.
+   * @defaultValue 0
+   */
+  readonly keepAlive: number;
   /** Prefix of every Redis key and channel redfence uses. @defaultValue 'redfence:' */
   readonly prefix: string;
   /**
@@ -52,7 +61,14 @@ export interface RedlockSettings {
 /** The settings a single `acquire`, `tryAcquire` or `using` call may override. */
 export type AcquireSettings = Pick<
   RedlockSettings,
-  'driftFactor' | 'retryCount' | 'retryDelay' | 'retryJitter' | 'nodeTimeout' | 'automaticExtensionThreshold' | 'waitForRelease'
+  | 'driftFactor'
+  | 'retryCount'
+  | 'retryDelay'
+  | 'retryJitter'
+  | 'nodeTimeout'
+  | 'automaticExtensionThreshold'
+  | 'waitForRelease'
+  | 'keepAlive'
 >;
 
 export const redlockDefaults: Readonly<RedlockSettings> = Object.freeze({
@@ -63,6 +79,7 @@ export const redlockDefaults: Readonly<RedlockSettings> = Object.freeze({
   nodeTimeout: 50,
   automaticExtensionThreshold: 500,
   waitForRelease: true,
+  keepAlive: 0,
   prefix: 'redfence:',
   maxTtl: 60_000,
   autoRepair: true,
@@ -76,6 +93,7 @@ const checks: Checks<RedlockSettings> = {
   nodeTimeout: positiveInteger,
   automaticExtensionThreshold: positiveInteger,
   waitForRelease: boolean,
+  keepAlive: nonNegativeInteger,
   prefix: nonEmptyString,
   maxTtl: positiveInteger,
   autoRepair: boolean,
@@ -92,7 +110,18 @@ export function resolveRedlockSettings(
       `Expected \`automaticExtensionThreshold\` (${s.automaticExtensionThreshold}) to be below \`maxTtl\` (${s.maxTtl})`,
     );
   }
+  if (s.keepAlive !== 0 && (s.keepAlive < 4 * s.nodeTimeout || s.keepAlive > s.maxTtl)) {
+    throw new InvalidOptionsError(
+      `Expected \`keepAlive\` to be 0 (off) or from 4 × \`nodeTimeout\` (${4 * s.nodeTimeout}) to \`maxTtl\` (${s.maxTtl}), ` +
+        `got \`${s.keepAlive}\` (number): each renewal round may take up to \`nodeTimeout\`, and there are three per lease.`,
+    );
+  }
   return s;
+}
+
+/** The lease the nodes hold for a TTL: the keep-alive lease when that is shorter, else the TTL. */
+export function leaseFor(ttl: number, settings: RedlockSettings): number {
+  return settings.keepAlive > 0 && settings.keepAlive < ttl ? settings.keepAlive : ttl;
 }
 
 /** Fixed cost of every validity, on top of `ttl × driftFactor`: Redis expiry resolution. */

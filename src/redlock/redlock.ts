@@ -12,15 +12,16 @@ import {
 } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
 import { type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
-import { assertOneSlot, type ResourceKeys, resourceKeys } from '../nodes/keys.js';
+import { assertOneSlot, type ResourceKeys, resourceKeys, wakePrefix } from '../nodes/keys.js';
 import { type NodeInput, RedisNode } from '../nodes/redis-node.js';
 import { abortSignal, resourceList } from '../options.js';
-import { Lock, type LockHost } from './lock.js';
+import { Lock, type LockHost, type Validity } from './lock.js';
 import { quorumRound, type Reply, reportsOf } from './quorum-round.js';
 import {
   type AcquireSettings,
   checkTtl,
   driftMs,
+  leaseFor,
   type RedlockSettings,
   resolveRedlockSettings,
   validUntil,
@@ -71,6 +72,10 @@ interface Grant {
 
 /** A waiter's place in the nodes' queues: one per acquire call, kept across its attempts. */
 interface Ticket {
+  /**
+   * `<client id>/<seq>/<ttl>`: the release script finds the waiter's wake channel and, for a
+   * single resource, the TTL of a hand-over grant in it (ttl 0: reserve, do not grant).
+   */
   readonly id: string;
   /** Arrival order (wall clock µs; ties broken by id), the same on every node. */
   readonly score: string;
@@ -78,6 +83,12 @@ interface Ticket {
   readonly stayMs: number;
   /** Attempts made so far. */
   attempts: number;
+  /** When the first attempt started (monotonic): no node queued the ticket before this. */
+  firstStarted: number;
+  /** The last attempt's replies, per node. */
+  replies: readonly (Reply<string> | undefined)[];
+  /** Wake-ups and hand-over grants, once the ticket waited. */
+  watch?: ReleaseWatch;
 }
 
 /** After a wake-up whose attempt still found the lock held (a slower node), retry this soon. */
@@ -107,6 +118,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   readonly #gated: readonly boolean[];
   readonly #grants = new WeakMap<Lock, Grant>();
   readonly #gate: ReadyGate;
+  /** Names this client's tickets and wake channel. */
+  readonly #clientId = randomUUID();
+  #tickets = 0;
   #notifier: ReleaseNotifier | undefined;
   #wallOffset: number | undefined;
   #closed = false;
@@ -209,7 +223,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     const lock = await this.acquire(resources, ttl, options);
     let timer: unknown;
     const schedule = (): void => {
-      timer = this.clock.setTimeout(tick, Math.max(0, lock.remainingMs() - threshold));
+      timer = this.clock.setTimeout(tick, Math.max(0, lock.ttlRemainingMs() - threshold));
     };
     const tick = (): void => {
       if (lock.signal.aborted) return;
@@ -258,24 +272,39 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   // ---- LockHost ------------------------------------------------------------------------------
 
   /** @internal */
-  async extendLock(lock: Lock, ttl: number): Promise<number> {
+  async extendLock(lock: Lock, ttl: number): Promise<Validity> {
     const grant = this.#grant(lock);
     checkTtl(ttl, grant.settings);
+    const started = this.clock.now();
+    const until = await this.#extendRound(lock, grant, leaseFor(ttl, grant.settings));
+    const validity = { until, deadline: validUntil(started, ttl, grant.settings.driftFactor) };
+    const remainingMs = Math.min(validity.until, validity.deadline) - this.clock.now();
+    this.emit('extended', { resources: lock.resources, fencingToken: lock.fencingToken, remainingMs });
+    return validity;
+  }
+
+  /** @internal */
+  renewLock(lock: Lock, leaseMs: number): Promise<number> {
+    return this.#extendRound(lock, this.#grant(lock), leaseMs);
+  }
+
+  /**
+   * One extend round: every node's lease back to `leaseMs`. Resolves with the new validity end;
+   * when a quorum does not confirm it in time, releases what is left and throws LockLostError.
+   */
+  async #extendRound(lock: Lock, grant: Grant, leaseMs: number): Promise<number> {
     const started = this.clock.now();
     const round = quorumRound(
       this.nodes,
       this.quorum,
       grant.settings.nodeTimeout,
       this.clock,
-      (node) => node.run('extend', grant.keys.locks, [grant.owner, ttl]),
+      (node) => node.run('extend', grant.keys.locks, [grant.owner, leaseMs]),
       (reply) => ({ outcome: reply === 1 ? 'ok' : 'held' }),
     );
     if (await round.decided) {
-      const until = validUntil(started, ttl, grant.settings.driftFactor);
-      if (until > this.clock.now()) {
-        this.emit('extended', { resources: lock.resources, fencingToken: lock.fencingToken, remainingMs: until - this.clock.now() });
-        return until;
-      }
+      const until = validUntil(started, leaseMs, grant.settings.driftFactor);
+      if (until > this.clock.now()) return until;
     }
     await round.done;
     const cause = new QuorumError('extend', lock.resources, this.quorum, reportsOf(this.nodes, round.replies));
@@ -325,10 +354,12 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
 
     // Waiters queue on the nodes with this ticket, which keeps its place across attempts.
     const ticket: Ticket = {
-      id: randomUUID(),
+      id: `${this.#clientId}/${(this.#tickets += 1)}/${resources.length === 1 ? leaseFor(ttl, settings) : 0}`,
       score: wallClockMicros(),
       stayMs: retry && settings.retryCount > 0 ? settings.retryDelay + settings.retryJitter + 4 * settings.nodeTimeout + 100 : 0,
       attempts: 0,
+      firstStarted: Number.NaN,
+      replies: [],
     };
 
     // The first attempt runs outside p-retry: the common case pays for no retry machinery.
@@ -353,6 +384,8 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
             replayed = true;
             throw first; // the first attempt's failure, replayed so that p-retry handles its wait
           }
+          const granted = watch?.grants();
+          if (granted !== undefined) return this.#handedOver(resources, keys, ttl, settings, ticket, granted);
           return this.#attempt(resources, keys, ttl, settings, ticket);
         },
         {
@@ -365,6 +398,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
             wokenBefore = woken;
             woken = false;
             if (!(error instanceof QuorumError || error instanceof LockExpiredError)) throw error;
+            watch?.attempted(ticket.replies);
             if (retriesLeft === 0) return;
             // Woken, but the lock was still held on some node (it is changing hands): look again
             // soon; otherwise sleep the retry delay (or until woken).
@@ -372,7 +406,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
             const delay = Math.max(0, wokenBefore ? Math.min(RETRY_AFTER_WAKE_MS, jittered) : jittered);
             if (settings.waitForRelease && error instanceof LockHeldError) {
               if (watch === undefined) {
-                watch = this.#releases(settings).watch(keys.channels, ticket.id);
+                watch = this.#releases(settings).watch(ticket.id);
+                ticket.watch = watch;
+                watch.attempted(ticket.replies);
                 await watch.ready;
                 if (watch.fresh) {
                   // Just subscribed: a wake-up sent before that was missed, so look again now.
@@ -409,10 +445,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     for (let bootstrapped = false; ; bootstrapped = true) {
       // Unique per attempt, and carrying the ticket: a later attempt of the same acquire may take
       // over what an earlier one left behind (see acquire.lua).
+      ticket.watch?.attempting();
       const owner = `${ticket.id}:${(ticket.attempts += 1)}`;
       const started = this.clock.now();
+      if (ticket.attempts === 1) ticket.firstStarted = started;
       const floor = this.#tokenFloor();
-      const args = [owner, ttl, floor, ticket.score, ticket.stayMs];
+      const lease = leaseFor(ttl, settings);
+      const args = [owner, lease, floor, ticket.score, ticket.stayMs];
       const round = quorumRound<string>(
         this.nodes,
         this.quorum,
@@ -422,6 +461,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
           node.run('acquire', this.#gated[i] === true ? keys.acquireGated : keys.acquire, args),
         classifyAcquire,
       );
+      ticket.replies = round.replies;
       const grant: Grant = { owner, keys, settings };
       let failure: 'quorum' | 'fence' = 'quorum';
       if (await round.decided) {
@@ -435,10 +475,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
           this.clock,
         );
         if (committed) {
-          const until = validUntil(started, ttl, settings.driftFactor);
-          if (until > this.clock.now()) {
-            const lock = new Lock(this, resources, BigInt(token), ttl, until, this.listenerCount('lockLost') > 0);
-            this.#grants.set(lock, grant);
+          const validity = this.#validity(started, ttl, settings);
+          if (validity.until > this.clock.now()) {
+            const lock = this.#lock(resources, token, ttl, validity, grant);
             if (this.settings.autoRepair) void round.done.then(() => this.#autoRepair(round.replies));
             return [lock, slowPath];
           }
@@ -471,12 +510,42 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   }
 
   /**
+   * A grant without a round trip: a quorum of nodes handed the lease over to this ticket on release
+   * (include/queue.lua) and announced the token each moved to. The lease on each node started after
+   * the ticket's first attempt began, so validity counts from there; when that leaves less than half
+   * the TTL, or the tokens need a round 2 that fails, an ordinary attempt (which takes the
+   * hand-over leases over) is made instead.
+   */
+  async #handedOver(
+    resources: readonly string[],
+    keys: ResourceKeys,
+    ttl: number,
+    settings: RedlockSettings,
+    ticket: Ticket,
+    granted: ReadonlyMap<number, string>,
+  ): Promise<[lock: Lock, slowPath: boolean]> {
+    const validity = this.#validity(ticket.firstStarted, ttl, settings);
+    if (validity.until - this.clock.now() >= leaseFor(ttl, settings) / 2) {
+      const owner = `${ticket.id}:g`;
+      const replies = this.nodes.map((_, i): Reply<string> | undefined => {
+        const token = granted.get(i);
+        return token === undefined ? undefined : { outcome: 'ok', value: token };
+      });
+      const { token, committed, slowPath } = await commitToken(this.nodes, replies, owner, keys, this.quorum, settings.nodeTimeout, this.clock);
+      if (committed && validity.until > this.clock.now()) {
+        return [this.#lock(resources, token, ttl, validity, { owner, keys, settings }), slowPath];
+      }
+    }
+    return this.#attempt(resources, keys, ttl, settings, ticket);
+  }
+
+  /**
    * Releases on `nodes` (default: all), bounded by nodeTimeout; node failures become `nodeError`
    * events. `quiet`: undoing a failed attempt, which wakes no waiter.
    */
   async #release(grant: Grant, nodes: readonly RedisNode[] = this.nodes, quiet = false): Promise<void> {
     const { owner, keys, settings } = grant;
-    const args = [owner, quiet ? '1' : '0'];
+    const args = [owner, quiet ? '1' : '0', wakePrefix(this.settings.prefix), this.#tokenFloor()];
     const round = quorumRound(
       nodes,
       nodes.length,
@@ -496,7 +565,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
 
   /** Takes a waiter that gave up out of the nodes' queues (in the background, best effort). */
   #leaveQueue(keys: ResourceKeys, settings: RedlockSettings, ticket: Ticket): void {
-    const args = [ticket.id];
+    const args = [ticket.id, wakePrefix(this.settings.prefix), this.#tokenFloor()];
     quorumRound(
       this.nodes,
       this.nodes.length,
@@ -523,6 +592,23 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     }
   }
 
+  /** Validity of a grant whose round started at `started`: the lease, and the TTL's end. */
+  #validity(started: number, ttl: number, settings: RedlockSettings): Validity {
+    return {
+      until: validUntil(started, leaseFor(ttl, settings), settings.driftFactor),
+      deadline: validUntil(started, ttl, settings.driftFactor),
+    };
+  }
+
+  #lock(resources: readonly string[], token: string, ttl: number, validity: Validity, grant: Grant): Lock {
+    const lock = new Lock(this, resources, BigInt(token), ttl, validity, {
+      watched: this.listenerCount('lockLost') > 0,
+      keepAliveMs: grant.settings.keepAlive,
+    });
+    this.#grants.set(lock, grant);
+    return lock;
+  }
+
   #grant(lock: Lock): Grant {
     const grant = this.#grants.get(lock);
     if (grant === undefined) throw new InvalidOptionsError('This lock was not granted by this Redlock');
@@ -530,7 +616,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   }
 
   #releases(settings: RedlockSettings): ReleaseNotifier {
-    this.#notifier ??= new ReleaseNotifier(this.nodes, this.clock, Math.max(settings.nodeTimeout, 100));
+    this.#notifier ??= new ReleaseNotifier(
+      this.nodes,
+      this.clock,
+      this.quorum,
+      `${wakePrefix(this.settings.prefix)}${this.#clientId}`,
+      Math.max(settings.nodeTimeout, 100),
+    );
     return this.#notifier;
   }
 

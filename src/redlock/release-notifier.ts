@@ -1,164 +1,200 @@
 import type { Clock } from '../clock.js';
+import { greater } from '../fencing/fencing-counter.js';
 import type { RedisNode } from '../nodes/redis-node.js';
+import type { Reply } from './quorum-round.js';
 
-/** How long a channel stays subscribed after its last waiter left (saves SUBSCRIBE round trips). */
-const KEEP_SUBSCRIBED_MS = 10_000;
-/** Wake-ups remembered per channel for tickets that are not (yet) watching. */
-const RECENT_PER_CHANNEL = 32;
-interface Channel {
-  readonly watches: Set<ReleaseWatch>;
-  /** ticket → releasing owner, for messages that arrived before their ticket started watching. */
-  readonly recent: Map<string, string>;
-  /** Resolves when the SUBSCRIBE was answered on every node (or timed out). */
-  subscribed: Promise<void>;
-  idleTimer: unknown;
+/** Wake-ups remembered for tickets that are not (yet) watching. */
+const RECENT_TICKETS = 64;
+/** After a first hand-over grant, how long to wait for the rest of a quorum's before trying anyway. */
+const GATHER_MS = 5;
+
+interface Message {
+  readonly node: number;
+  readonly from: string;
+  /** The token a hand-over grant moved the node's counter to; '' for a reservation or a wake-up. */
+  readonly token: string;
 }
 
 /**
- * Wakes waiting acquires when it is their turn. Waiters queue on the nodes; the release script
- * reserves the lease for the queue's head and publishes `<its ticket>|<releasing owner>` on the
- * resource's channel, and only the waiter with that ticket wakes. Each node has one shared subscriber connection, and a channel stays
- * subscribed for a while after its last waiter, so steady contention costs no SUBSCRIBE calls.
+ * Wakes waiting acquires when it is their turn. Waiters queue on the nodes; a release hands the
+ * lease to the queue's head and publishes `<ticket>|<releasing owner>|<token>` on the channel of
+ * the head's client (`<prefix>wake:<client id>`, see include/queue.lua), so only the client that
+ * waits hears it. Each node has one subscriber connection, subscribed once to this client's
+ * channel.
  */
 export class ReleaseNotifier {
+  /** This client's wake-up channel. */
+  readonly channel: string;
   readonly #nodes: readonly RedisNode[];
   readonly #clock: Clock;
+  readonly #quorum: number;
   readonly #subscribeTimeoutMs: number;
-  readonly #channels = new Map<string, Channel>();
-  readonly #listening = new WeakSet<object>();
+  readonly #watches = new Map<string, ReleaseWatch>();
+  readonly #recent = new Map<string, Message[]>();
+  #subscribed: Promise<void> | undefined;
 
-  constructor(nodes: readonly RedisNode[], clock: Clock, subscribeTimeoutMs: number) {
+  constructor(nodes: readonly RedisNode[], clock: Clock, quorum: number, channel: string, subscribeTimeoutMs: number) {
     this.#nodes = nodes;
     this.#clock = clock;
+    this.#quorum = quorum;
+    this.channel = channel;
     this.#subscribeTimeoutMs = subscribeTimeoutMs;
   }
 
   /**
-   * Starts watching `channels` for wake-ups addressed to `ticket`. `fresh` is true when a channel
-   * had to be subscribed now: wake-ups sent before `ready` resolves may have been missed, so the
-   * caller should try again at once after `ready`.
+   * Starts watching for wake-ups addressed to `ticket`. `fresh` is true when the channel had to be
+   * subscribed now: wake-ups sent before `ready` resolves may have been missed, so the caller
+   * should try again at once after `ready`.
    */
-  watch(channels: readonly string[], ticket: string): ReleaseWatch {
-    const watch = new ReleaseWatch(this, channels, ticket, this.#clock);
-    const fresh: string[] = [];
-    const pending: Promise<void>[] = [];
-    for (const name of channels) {
-      let channel = this.#channels.get(name);
-      if (channel === undefined) {
-        channel = { watches: new Set(), recent: new Map(), subscribed: Promise.resolve(), idleTimer: undefined };
-        this.#channels.set(name, channel);
-        fresh.push(name);
-      }
-      this.#clock.clearTimeout(channel.idleTimer);
-      channel.idleTimer = undefined;
-      channel.watches.add(watch);
-      const missed = channel.recent.get(ticket);
-      if (missed !== undefined) {
-        channel.recent.delete(ticket);
-        watch.notify(missed);
-      }
-      pending.push(channel.subscribed);
+  watch(ticket: string): ReleaseWatch {
+    const watch = new ReleaseWatch(this, ticket, this.#clock, this.#quorum);
+    this.#watches.set(ticket, watch);
+    const missed = this.#recent.get(ticket);
+    if (missed !== undefined) {
+      this.#recent.delete(ticket);
+      for (const message of missed) watch.notify(message);
     }
-    if (fresh.length > 0) {
-      const subscribing = this.#subscribe(fresh);
-      for (const name of fresh) {
-        const channel = this.#channels.get(name);
-        if (channel !== undefined) channel.subscribed = subscribing;
-      }
-      pending.push(subscribing);
-    }
-    watch.fresh = fresh.length > 0;
-    watch.ready = Promise.all(pending).then(() => undefined);
+    watch.fresh = this.#subscribed === undefined;
+    this.#subscribed ??= this.#subscribe();
+    watch.ready = this.#subscribed;
     return watch;
   }
 
   /** @internal */
-  unwatch(watch: ReleaseWatch, channels: readonly string[]): void {
-    for (const name of channels) {
-      const channel = this.#channels.get(name);
-      if (channel === undefined) continue;
-      channel.watches.delete(watch);
-      if (channel.watches.size > 0 || channel.idleTimer !== undefined) continue;
-      channel.idleTimer = this.#clock.setTimeout(() => {
-        if (channel.watches.size > 0 || this.#channels.get(name) !== channel) return;
-        this.#channels.delete(name);
-        for (const node of this.#nodes) node.subscriber().unsubscribe(name).catch(() => undefined);
-      }, KEEP_SUBSCRIBED_MS);
-    }
+  unwatch(watch: ReleaseWatch): void {
+    if (this.#watches.get(watch.ticket) === watch) this.#watches.delete(watch.ticket);
   }
 
-  async #subscribe(channels: string[]): Promise<void> {
+  async #subscribe(): Promise<void> {
     let timer: unknown;
     const bounded = new Promise<void>((resolve) => (timer = this.#clock.setTimeout(resolve, this.#subscribeTimeoutMs)));
     const all = Promise.allSettled(
-      this.#nodes.map((node) => {
+      this.#nodes.map((node, index) => {
         const sub = node.subscriber();
-        if (!this.#listening.has(sub)) {
-          this.#listening.add(sub);
-          sub.on('message', (channel: string, message: string) => this.#wake(channel, message));
-        }
-        return sub.subscribe(...channels);
+        sub.on('message', (channel: string, message: string) => {
+          if (channel === this.channel) this.#wake(index, message);
+        });
+        return sub.subscribe(this.channel);
       }),
     );
     await Promise.race([all, bounded]);
     this.#clock.clearTimeout(timer);
   }
 
-  #wake(name: string, message: string): void {
-    const channel = this.#channels.get(name);
-    if (channel === undefined) return;
-    const bar = message.indexOf('|');
-    const ticket = bar < 0 ? message : message.slice(0, bar);
-    const owner = bar < 0 ? '' : message.slice(bar + 1);
-    for (const watch of channel.watches) {
-      if (watch.ticket === ticket) {
-        watch.notify(owner);
-        return;
-      }
+  #wake(node: number, text: string): void {
+    const [ticket = '', from = '', token = ''] = text.split('|');
+    const message: Message = { node, from, token };
+    const watch = this.#watches.get(ticket);
+    if (watch !== undefined) {
+      watch.notify(message);
+      return;
     }
-    channel.recent.set(ticket, owner);
-    if (channel.recent.size > RECENT_PER_CHANNEL) {
-      const oldest = channel.recent.keys().next().value;
-      if (oldest !== undefined) channel.recent.delete(oldest);
+    const recent = this.#recent.get(ticket);
+    if (recent !== undefined) {
+      recent.push(message);
+      return;
+    }
+    this.#recent.set(ticket, [message]);
+    if (this.#recent.size > RECENT_TICKETS) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
     }
   }
 }
 
-/** One acquire's wait for its turn on a set of channels. */
+/** What a node last said to this ticket's attempt, which decides whether a later hand-over counts. */
+type Seen = { readonly kind: 'held' } | { readonly kind: 'locked'; readonly token: string } | { readonly kind: 'unknown' };
+
+/**
+ * One acquire's wait for its turn. It also collects the hand-over grants addressed to its ticket:
+ * once a quorum of nodes granted the lease, the acquire holds the lock without a round trip.
+ */
 export class ReleaseWatch {
   ready: Promise<void> = Promise.resolve();
-  /** True when a channel was subscribed just now (earlier wake-ups may have been missed). */
+  /** True when the channel was subscribed just now (earlier wake-ups may have been missed). */
   fresh = false;
   readonly ticket: string;
   readonly #notifier: ReleaseNotifier;
-  readonly #channels: readonly string[];
   readonly #clock: Clock;
+  readonly #quorum: number;
+  /** node → the token of the latest hand-over grant it announced. */
+  readonly #grants = new Map<number, string>();
+  #seen: Seen[] = [];
   #notified = false;
-  /** The release that woke this watch last. */
-  #owner = '';
+  /** The release that woke this watch last (every node announces the same release). */
+  #from = '';
   #wakeUp: (() => void) | undefined;
+  #gather: (() => void) | undefined;
 
-  constructor(notifier: ReleaseNotifier, channels: readonly string[], ticket: string, clock: Clock) {
+  constructor(notifier: ReleaseNotifier, ticket: string, clock: Clock, quorum: number) {
     this.#notifier = notifier;
-    this.#channels = channels;
     this.ticket = ticket;
     this.#clock = clock;
+    this.#quorum = quorum;
+  }
+
+  /** @internal A message for this ticket from node `message.node`. */
+  notify(message: Message): void {
+    if (message.token !== '') {
+      const before = this.#grants.get(message.node);
+      if (before === undefined || greater(message.token, before)) this.#grants.set(message.node, message.token);
+      if (this.grants() !== undefined) this.#wake();
+      else this.#gather?.();
+      return;
+    }
+    if (message.from !== '' && message.from === this.#from) return;
+    this.#from = message.from;
+    this.#wake();
   }
 
   /**
-   * @internal A wake-up for this ticket: `owner` released and the nodes reserved the lock for this
-   * ticket ('' when a waiter left). Every node announces the same release; the first one wakes.
+   * An attempt is about to be sent: every grant heard so far is either taken over by it (and then
+   * judged by its answer) or gone (a node that lost its data since). Only later messages count.
    */
-  notify(owner: string): void {
-    if (owner !== '' && owner === this.#owner) return;
-    this.#owner = owner;
+  attempting(): void {
+    this.#grants.clear();
+  }
+
+  /**
+   * Records what each node answered to the attempt that just failed. A hand-over grant from a node
+   * heard since the attempt was sent counts only if the node's lease changed hands after that
+   * answer: the node said "held", or it locked for the attempt with a lower token (the attempt's
+   * undo removed that lease, and the grant is newer). A grant older than the attempt was taken
+   * over by it and undone with it; a node that did not answer may have done either, so its grants
+   * do not count until the next attempt.
+   */
+  attempted(replies: readonly (Reply<string> | undefined)[]): void {
+    this.#seen = replies.map((reply): Seen => {
+      if (reply?.outcome === 'held') return { kind: 'held' };
+      if (reply?.outcome === 'ok' && reply.value !== undefined) return { kind: 'locked', token: reply.value };
+      return { kind: 'unknown' };
+    });
+  }
+
+  /** The hand-over grants that count (node → token), or `undefined` when fewer than a quorum. */
+  grants(): Map<number, string> | undefined {
+    const counted = this.#counted();
+    return counted.size >= this.#quorum ? counted : undefined;
+  }
+
+  #counted(): Map<number, string> {
+    const counted = new Map<number, string>();
+    for (const [node, token] of this.#grants) {
+      const seen = this.#seen[node];
+      if (seen?.kind === 'held' || (seen?.kind === 'locked' && greater(token, seen.token))) counted.set(node, token);
+    }
+    return counted;
+  }
+
+  #wake(): void {
     this.#notified = true;
     this.#wakeUp?.();
   }
 
   /**
    * Waits up to `ms` for a wake-up. Resolves true when one arrived (also one that arrived since the
-   * last wait), false on timeout; rejects with the signal's reason on abort.
+   * last wait), false on timeout; rejects with the signal's reason on abort. A hand-over grant
+   * from fewer than a quorum of nodes wakes it after a few ms (the others may not come).
    */
   wait(ms: number, signal?: AbortSignal): Promise<boolean> {
     if (this.#notified) {
@@ -170,26 +206,37 @@ export class ReleaseWatch {
         reject(signal.reason);
         return;
       }
-      const settle = (value: boolean): void => {
+      let timer: unknown;
+      const stop = (): void => {
         this.#clock.clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
         this.#wakeUp = undefined;
+        this.#gather = undefined;
+      };
+      const settle = (value: boolean): void => {
+        stop();
+        signal?.removeEventListener('abort', onAbort);
         this.#notified = false;
         resolve(value);
       };
       const onAbort = (): void => {
-        this.#clock.clearTimeout(timer);
-        this.#wakeUp = undefined;
+        stop();
         reject(signal?.reason);
       };
-      const timer = this.#clock.setTimeout(() => settle(false), ms);
+      const gather = (): void => {
+        this.#gather = undefined;
+        this.#clock.clearTimeout(timer);
+        timer = this.#clock.setTimeout(() => settle(true), GATHER_MS);
+      };
+      timer = this.#clock.setTimeout(() => settle(false), ms);
       this.#wakeUp = () => settle(true);
+      this.#gather = gather;
+      if (this.#counted().size > 0) gather();
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  /** Stops watching; a channel is unsubscribed a while after its last watch left. */
+  /** Stops watching. */
   [Symbol.dispose](): void {
-    this.#notifier.unwatch(this, this.#channels);
+    this.#notifier.unwatch(this);
   }
 }

@@ -102,3 +102,82 @@ test('under contention every client gets a fair share, with no failures and no r
   assert.ok(jain >= 0.95, `Jain ${jain.toFixed(3)} for ${counts.join(', ')}`);
   assert.ok(regrabs <= total * 0.05, `${regrabs} re-grabs in ${total} grants`);
 });
+
+/** Two clients on one prefix (initialised), the waiter polling only every 2 s: wake-ups decide. */
+async function holderAndWaiter(resource: string) {
+  const a = env.redlock();
+  const prefix = a.settings.prefix;
+  const b = env.redlock({ prefix, retryDelay: 2_000, retryJitter: 0 });
+  // b waits once, so its wake-up channel is subscribed before the test proper.
+  const warm = await a.acquire(`${resource}:warm`, 1_000);
+  const bWarm = b.acquire(`${resource}:warm`, 1_000);
+  await delay(30);
+  await warm.release();
+  await (await bWarm).release();
+  const acquired: { attempts: number; slowPath: boolean }[] = [];
+  b.on('acquired', (event) => acquired.push(event));
+  const lk = `${prefix}{${resource}}:lk`;
+  return { a, b, acquired, lk, fc: `${prefix}{${resource}}:fc`, q: `${prefix}{${resource}}:q` };
+}
+
+test('a waiter is handed the lock on release, with a larger token and no round trip of its own', async () => {
+  const nodes = env.clients();
+  const { a, b, acquired, lk, q } = await holderAndWaiter('handed');
+  const held = await a.acquire('handed', 5_000);
+  const waiting = b.acquire('handed', 5_000);
+  await delay(50);
+  const released = performance.now();
+  await held.release();
+  const lock = await waiting;
+  assert.ok(since(released) < 500, `b waited ${since(released)} ms after the release (retry delay 2000)`);
+  assert.deepEqual(acquired, [{ resources: ['handed'], fencingToken: lock.fencingToken, attempts: 1, slowPath: false }], 'granted by the hand-over: only the queued attempt was made');
+  assert.ok(lock.fencingToken > held.fencingToken);
+  assert.ok(lock.remainingMs() > 4_000, `validity ${lock.remainingMs()} ms`);
+  const values = await Promise.all(nodes.map((n) => n.get(lk)));
+  assert.ok(values.filter((v) => v?.endsWith(':g')).length >= 3, `leases: ${values.join(', ')}`);
+  await lock.extend(5_000);
+  await lock.release();
+  assert.deepEqual(await Promise.all(nodes.map((n) => n.exists(lk))), [0, 0, 0, 0, 0], 'released everywhere');
+  assert.deepEqual(await Promise.all(nodes.map((n) => n.exists(q))), [0, 0, 0, 0, 0], 'the queues are empty');
+});
+
+test('hand-over grants that moved to different tokens take round 2 to the largest', async () => {
+  const nodes = env.clients();
+  const { a, b, acquired, fc } = await holderAndWaiter('handed-slow');
+  const held = await a.acquire('handed-slow', 5_000);
+  const waiting = b.acquire('handed-slow', 5_000);
+  await delay(50);
+  const ahead = (held.fencingToken + 1_000_000_000n).toString();
+  await nodes[0]?.set(fc, ahead); // node 0's counter ran ahead (e.g. a grant that failed elsewhere)
+  await held.release();
+  const lock = await waiting;
+  assert.equal(lock.fencingToken, BigInt(ahead) + 1n);
+  assert.deepEqual(acquired.map((e) => [e.attempts, e.slowPath]), [[1, true]]);
+  const counters = await Promise.all(nodes.map((n) => n.get(fc)));
+  assert.ok(counters.filter((c) => c === lock.fencingToken.toString()).length >= 3, `counters: ${counters.join(', ')}`);
+  await lock.release();
+});
+
+test('a hand-over from fewer than a quorum of nodes falls back to an attempt', async () => {
+  const nodes = env.clients();
+  const { a, b, acquired, q } = await holderAndWaiter('handed-split');
+  const held = await a.acquire('handed-split', 5_000);
+  const waiting = b.acquire('handed-split', 5_000, { retryDelay: 100 });
+  await delay(50);
+  // On 3 nodes another waiter (one that will never come back) is ahead of b for 300 ms.
+  const qe = q.replace(/:q$/, ':qe');
+  await Promise.all(
+    nodes.slice(0, 3).map(async (n) => {
+      const [seconds, micros] = await n.time();
+      const now = Number(seconds) * 1000 + Number(micros) / 1000;
+      await n.zadd(q, 0, 'ghost/1/0');
+      await n.zadd(qe, now + 300, 'ghost/1/0');
+    }),
+  );
+  await held.release();
+  const lock = await waiting;
+  assert.equal(acquired.length, 1);
+  assert.ok((acquired[0]?.attempts ?? 0) >= 2, `attempts ${acquired[0]?.attempts}`);
+  assert.ok(lock.fencingToken > held.fencingToken);
+  await lock.release();
+});

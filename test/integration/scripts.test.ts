@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { luaScripts } from '../../src/generated/lua-scripts.js';
-import { resourceKeys } from '../../src/nodes/keys.js';
+import { resourceKeys, wakePrefix } from '../../src/nodes/keys.js';
 import { runScript } from '../../src/nodes/redis-node.js';
 import { useCluster } from '../support/cluster.js';
 
@@ -9,82 +9,103 @@ import { useCluster } from '../support/cluster.js';
 const env = useCluster(1);
 const FLOOR = '1000000';
 
-function setup() {
+function setup(resource = 'r') {
   const redis = env.clients()[0];
   assert.ok(redis);
-  const keys = resourceKeys(env.prefix(), ['r']);
+  const prefix = env.prefix();
+  const keys = resourceKeys(prefix, [resource]);
   const acquire = (owner: string, stayMs = 0, score = '1') =>
     runScript(redis, 'acquire', keys.acquire, [owner, 5_000, FLOOR, score, stayMs]) as Promise<
       [number, string | number]
     >;
-  const release = (owner: string, quiet = false) =>
-    runScript(redis, 'release', keys.release, [owner, quiet ? '1' : '0']);
-  return { redis, keys, acquire, release };
+  const release = (owner: string, quiet = false, floor = FLOOR) =>
+    runScript(redis, 'release', keys.release, [owner, quiet ? '1' : '0', wakePrefix(prefix), floor]);
+  const leave = (ticket: string) => runScript(redis, 'leaveQueue', keys.release, [ticket, wakePrefix(prefix), FLOOR]);
+  /** Messages on client `c`'s wake channel. */
+  const listen = async (client = 'c') => {
+    const sub = redis.duplicate();
+    const messages: string[] = [];
+    sub.on('message', (_: string, m: string) => messages.push(m));
+    await sub.subscribe(`${wakePrefix(prefix)}${client}`);
+    return { messages, [Symbol.dispose]: () => sub.disconnect() };
+  };
+  return { redis, keys, acquire, release, leave, listen };
 }
+const settle = () => new Promise((r) => setTimeout(r, 50));
 
 test('a later attempt of the same acquire takes over what an earlier attempt left; others are blocked', async () => {
   const { redis, keys, acquire } = setup();
-  await redis.set(keys.locks[0] ?? '', 'T:1', 'PX', 5_000);
-  assert.deepEqual(await acquire('U:1'), [0, 1], 'another acquire is blocked');
-  const [locked, token] = await acquire('T:2');
+  await redis.set(keys.locks[0] ?? '', 'c/1/0:1', 'PX', 5_000);
+  assert.deepEqual(await acquire('c/2/0:1'), [0, 1], 'another acquire is blocked');
+  const [locked, token] = await acquire('c/1/0:2');
   assert.equal(locked, 1);
   assert.equal(token, FLOOR);
-  assert.equal(await redis.get(keys.locks[0] ?? ''), 'T:2');
+  assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/1/0:2');
 });
 
 test('the head of the queue goes first; a quiet undo keeps the waiter queued and wakes nobody', async () => {
-  const { redis, keys, acquire, release } = setup();
-  const sub = redis.duplicate();
-  const messages: string[] = [];
-  sub.on('message', (_: string, m: string) => messages.push(m));
-  await sub.subscribe(keys.channels[0] ?? '');
-  try {
-    assert.equal((await acquire('H:1'))[0], 1);
-    assert.deepEqual(await acquire('A:1', 1_000, '10'), [0, 1], 'A queues');
-    assert.deepEqual(await acquire('B:1', 1_000, '20'), [0, 1], 'B queues behind A');
-    await release('H:1');
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(messages, ['A|H:1'], 'only the head is told');
-    assert.deepEqual(await acquire('B:2', 1_000, '20'), [0, 1], 'B may not jump ahead of A');
-    assert.equal((await acquire('A:2', 1_000, '10'))[0], 1, 'A, the head, gets it');
-    assert.deepEqual(await redis.zrange(keys.acquire[2] ?? '', 0, -1), ['B'], 'A left the queue');
-    await release('A:2', true);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(messages, ['A|H:1'], 'a quiet undo wakes nobody');
-    assert.equal((await acquire('B:3', 1_000, '20'))[0], 1);
-  } finally {
-    sub.disconnect();
-  }
+  const { redis, keys, acquire, release, listen } = setup();
+  using channel = await listen();
+  assert.equal((await acquire('c/1/0:1'))[0], 1);
+  assert.deepEqual(await acquire('c/2/0:1', 1_000, '10'), [0, 1], 'A queues');
+  assert.deepEqual(await acquire('c/3/0:1', 1_000, '20'), [0, 1], 'B queues behind A');
+  await release('c/1/0:1');
+  await settle();
+  assert.deepEqual(channel.messages, ['c/2/0|c/1/0:1|'], 'only the head is told (a reservation: no token)');
+  assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/2/0:handoff');
+  assert.deepEqual(await acquire('c/3/0:2', 1_000, '20'), [0, 1], 'B may not jump ahead of A');
+  assert.equal((await acquire('c/2/0:2', 1_000, '10'))[0], 1, 'A, the head, takes the reservation over');
+  assert.deepEqual(await redis.zrange(keys.acquire[2] ?? '', 0, -1), ['c/3/0'], 'A left the queue');
+  await release('c/2/0:2', true);
+  await settle();
+  assert.equal(channel.messages.length, 1, 'a quiet undo wakes nobody');
+  assert.equal((await acquire('c/3/0:3', 1_000, '20'))[0], 1);
+});
+
+test('a single-resource waiter is granted the lease on release, with the next token, and no round trip', async () => {
+  const { redis, keys, acquire, release, listen } = setup('grant');
+  using channel = await listen();
+  assert.deepEqual(await acquire('c/1/0:1'), [1, FLOOR]);
+  assert.deepEqual(await acquire('c/2/7000:1', 1_000, '10'), [0, 1], 'A (one resource, TTL 7000) queues');
+  await release('c/1/0:1', false, '900');
+  await settle();
+  const next = (BigInt(FLOOR) + 1n).toString();
+  assert.deepEqual(channel.messages, [`c/2/7000|c/1/0:1|${next}`], 'the floor was lower: fc + 1');
+  assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/2/7000:g');
+  const pttl = await redis.pttl(keys.locks[0] ?? '');
+  assert.ok(pttl > 6_000 && pttl <= 7_000, `the lease runs for the waiter's TTL (${pttl} ms)`);
+  assert.equal(await redis.get(keys.counters[0] ?? ''), next);
+  // The lock's release deletes the hand-over lease too (any lease of its ticket), and leaves the queue.
+  assert.equal(await release('c/2/7000:3'), 1);
+  assert.equal(await redis.exists(keys.locks[0] ?? ''), 0);
+  assert.equal(await redis.zcard(keys.acquire[2] ?? ''), 0);
+  // A quiet undo deletes only its exact owner.
+  await redis.set(keys.locks[0] ?? '', 'c/2/7000:g', 'PX', 5_000);
+  assert.equal(await release('c/2/7000:3', true), 0);
+  assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/2/7000:g');
 });
 
 test('an expired ticket at the head no longer blocks, and leaving the queue wakes the next waiter', async () => {
   const { redis, keys, acquire } = setup();
-  assert.equal((await acquire('H:1'))[0], 1);
-  assert.deepEqual(await acquire('A:1', 50, '10'), [0, 1]);
-  assert.deepEqual(await acquire('B:1', 5_000, '20'), [0, 1]);
+  assert.equal((await acquire('c/1/0:1'))[0], 1);
+  assert.deepEqual(await acquire('c/2/0:1', 50, '10'), [0, 1]);
+  assert.deepEqual(await acquire('c/3/0:1', 5_000, '20'), [0, 1]);
   await redis.del(keys.locks[0] ?? '');
-  assert.deepEqual(await acquire('B:2', 5_000, '20'), [0, 1], 'A is still the head');
+  assert.deepEqual(await acquire('c/3/0:2', 5_000, '20'), [0, 1], 'A is still the head');
   await new Promise((r) => setTimeout(r, 80));
-  assert.equal((await acquire('B:3', 5_000, '20'))[0], 1, 'A expired: B goes');
+  assert.equal((await acquire('c/3/0:3', 5_000, '20'))[0], 1, 'A expired: B goes');
 
-  const other = resourceKeys(env.prefix(), ['s']);
-  const sub = redis.duplicate();
-  const messages: string[] = [];
-  sub.on('message', (_: string, m: string) => messages.push(m));
-  await sub.subscribe(other.channels[0] ?? '');
-  try {
-    const run = (owner: string, score: string) =>
-      runScript(redis, 'acquire', other.acquire, [owner, 5_000, FLOOR, score, 5_000]);
-    await run('H:1', '1');
-    await run('A:1', '10');
-    await run('B:1', '20');
-    await redis.del(other.locks[0] ?? '');
-    assert.equal(await runScript(redis, 'leaveQueue', other.release, ['A']), 1);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(messages, ['B|'], 'the new head is told at once');
-  } finally {
-    sub.disconnect();
-  }
+  const other = setup('s');
+  using channel = await other.listen();
+  await other.acquire('c/1/0:1', 5_000, '1');
+  await other.acquire('c/2/0:1', 5_000, '10');
+  await other.acquire('c/3/0:1', 5_000, '20');
+  await other.release('c/1/0:1');
+  assert.equal(await redis.get(other.keys.locks[0] ?? ''), 'c/2/0:handoff');
+  assert.equal(await other.leave('c/2/0'), 1);
+  await settle();
+  assert.deepEqual(channel.messages, ['c/2/0|c/1/0:1|', 'c/3/0||'], 'the leaver gave its reservation back; the new head is told at once');
+  assert.equal(await redis.get(other.keys.locks[0] ?? ''), 'c/3/0:handoff');
 });
 
 test('after SCRIPT FLUSH (a restarted node) the scripts are loaded again', async () => {

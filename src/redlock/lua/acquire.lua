@@ -21,8 +21,8 @@ end
 
 local owner = ARGV[1]
 local ticket = string.match(owner, '^(.*):')
---@include queue
 --@include decimal
+--@include queue
 
 local blocked, queued = 0, {}
 for i = 1, n do
@@ -41,7 +41,7 @@ if blocked == 0 then
       if holder == owner then
         -- The same attempt replayed (a resent command): report the value it already moved to.
         return {1, redis.call('GET', KEYS[n + 1]) or '0'}
-      elseif string.sub(holder, 1, #ticket + 1) == ticket .. ':' then
+      elseif ownedBy(holder, ticket) then
         -- Reserved for this ticket by a release (hand-over), or left by an earlier attempt of this
         -- same acquire whose undo was lost: nobody holds it as a grant, so this attempt takes it.
         redis.call('SET', KEYS[i], owner, 'PX', ARGV[2])

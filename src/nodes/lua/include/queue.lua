@@ -20,19 +20,7 @@ local function queueHead(q, qe)
   end
   return redis.call('ZRANGE', q, 0, 0)[1]
 end
--- channelOf(lk): a resource's release channel: its lease key with 'released' for the final 'lk'.
-local function channelOf(lk)
-  return string.sub(lk, 1, -3) .. 'released'
-end
--- handOver(lk, q, qe, from): the resource just became free; if a waiter is queued, reserve the
--- lease for the head ticket ('<ticket>:handoff', which only that ticket's next attempt takes
--- over, for as long as its place in the queue lasts) and tell it on the channel as
--- '<ticket>|<from>'. Returns the ticket, or nil when nobody waits.
-local function handOver(lk, q, qe, from)
-  local h = queueHead(q, qe)
-  if not h then return nil end
-  local left = math.max(1, tonumber(redis.call('ZSCORE', qe, h)) - now())
-  redis.call('SET', lk, h .. ':handoff', 'PX', left)
-  redis.call('PUBLISH', channelOf(lk), h .. '|' .. from)
-  return h
+-- ownedBy(holder, ticket): the lease value belongs to some attempt (or hand-over) of this ticket.
+local function ownedBy(holder, ticket)
+  return holder and string.sub(holder, 1, #ticket + 1) == ticket .. ':'
 end

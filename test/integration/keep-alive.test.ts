@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { InvalidOptionsError, Redlock } from '../../src/index.js';
+import { delay, since, useCluster } from '../support/cluster.js';
+
+const env = useCluster(5);
+const WORKER = fileURLToPath(new URL('../support/hold-worker.ts', import.meta.url));
+
+test('keepAlive: the nodes hold a short lease that the holder renews until the TTL ends', async () => {
+  const redlock = env.redlock({ keepAlive: 300 });
+  const nodes = env.clients();
+  const lock = await redlock.acquire('kept', 10_000);
+  const lk = `${redlock.settings.prefix}{kept}:lk`;
+  const pttls = async () => Promise.all(nodes.map((n) => n.pttl(lk)));
+  assert.ok((await pttls()).every((t) => t > 0 && t <= 300), 'the lease is the keep-alive, not the TTL');
+  assert.ok(lock.remainingMs() <= 300);
+  await delay(1_000);
+  assert.equal(lock.signal.aborted, false, 'still held after 3 leases');
+  assert.ok(lock.remainingMs() > 0 && lock.remainingMs() <= 300, `remaining ${lock.remainingMs()}`);
+  assert.ok((await pttls()).every((t) => t > 0 && t <= 300), 'renewed, still short');
+  assert.equal(await redlock.tryAcquire('kept', 1_000), null, 'nobody else gets it');
+  await lock.extend(5_000);
+  assert.ok((await pttls()).every((t) => t > 0 && t <= 300), 'extend moves the TTL, not the lease');
+  await lock.release();
+  assert.deepEqual(await Promise.all(nodes.map((n) => n.exists(lk))), [0, 0, 0, 0, 0]);
+});
+
+test('keepAlive: a SIGKILLed holder frees a 30 s lock within about one lease', async () => {
+  const waiter = env.redlock({ keepAlive: 500 });
+  const prefix = waiter.settings.prefix;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', WORKER, JSON.stringify({ urls: env.cluster.urls, prefix, resource: 'crash', ttl: 30_000, options: { keepAlive: 500 }, maxLifeMs: 60_000 })],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  try {
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const held = BigInt((JSON.parse(line) as { held: string }).held);
+    await delay(1_200); // several renewals
+    assert.equal(await waiter.tryAcquire('crash', 1_000), null, 'the holder keeps it alive');
+    child.kill('SIGKILL');
+    const killed = performance.now();
+    const lock = await waiter.acquire('crash', 30_000);
+    const waited = since(killed);
+    assert.ok(lock.fencingToken > held);
+    assert.ok(waited < 5_000, `the next holder waited ${Math.round(waited)} ms (TTL 30 s, keep-alive 0.5 s)`);
+    await lock.release();
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('keepAlive: bad values are refused with a clear error', async () => {
+  const urls = env.cluster.urls;
+  for (const keepAlive of [-1, 1.5, Number.NaN, 100, 70_000]) {
+    assert.throws(() => new Redlock(urls, { keepAlive }), InvalidOptionsError, String(keepAlive));
+  }
+  assert.throws(() => new Redlock(urls, { keepAlive: 300, nodeTimeout: 100 }), /4 × `nodeTimeout` \(400\)/);
+  const redlock = env.redlock();
+  await assert.rejects(redlock.acquire('x', 1_000, { keepAlive: 10 }), InvalidOptionsError);
+});
