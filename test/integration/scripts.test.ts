@@ -108,6 +108,21 @@ test('an expired ticket at the head no longer blocks, and leaving the queue wake
   assert.equal(await redis.get(other.keys.locks[0] ?? ''), 'c/3/0:handoff');
 });
 
+test('counters ahead of the floor: every key of a multi-resource grant moves to the largest + 1, exactly', async () => {
+  const redis = env.clients()[0];
+  assert.ok(redis);
+  const keys = resourceKeys(env.prefix(), ['m1', 'm2', 'm3']);
+  await redis.set(keys.counters[0] ?? '', '9007199254740993'); // past 2^53: a double would round it
+  await redis.set(keys.counters[2] ?? '', '5');
+  const reply = await runScript(redis, 'acquire', keys.acquire, ['c/1/0:1', 5_000, FLOOR, '1', 0]);
+  assert.deepEqual(reply, [1, '9007199254740994']);
+  assert.deepEqual(await redis.mget(...keys.counters), ['9007199254740994', '9007199254740994', '9007199254740994']);
+  // Below the floor again (all three): one SET … GET each, and the floor is the value.
+  const fresh = resourceKeys(env.prefix(), ['f1', 'f2']);
+  assert.deepEqual(await runScript(redis, 'acquire', fresh.acquire, ['c/2/0:1', 5_000, FLOOR, '1', 0]), [1, FLOOR]);
+  assert.deepEqual(await redis.mget(...fresh.counters), [FLOOR, FLOOR]);
+});
+
 test('after SCRIPT FLUSH (a restarted node) the scripts are loaded again', async () => {
   const { redis, acquire } = setup();
   await redis.script('FLUSH');

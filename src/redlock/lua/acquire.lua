@@ -12,7 +12,7 @@
 --          error 'NOTREADY …' when the ready key is required and missing (node lost its data)
 -- Counters are decimal strings compared by length, then lexically, so no precision is lost in
 -- Lua's doubles; the + 1 is INCR, exact up to 2^63 - 1 (past that Redis answers an error).
--- Kept lean: 5 calls in the common uncontended single-key case.
+-- Kept lean: 4 calls in the common uncontended single-key case.
 local n = math.floor(#KEYS / 4)
 local gated = #KEYS == 4 * n + 1
 if gated and redis.call('EXISTS', KEYS[#KEYS]) == 0 then
@@ -70,18 +70,18 @@ for i = 1, n do
   end
 end
 
--- m: the floor when it is above every counter (the common case), else the largest fc + 1.
-local m = ARGV[3]
-local behind = 0
+-- m: the floor when it is above every counter (the common case: one SET … GET per key), else the
+-- largest fc + 1 (INCR keeps it exact), written to every key. The floor written first never shows:
+-- the script is atomic.
+local m, top = ARGV[3], nil
 for i = n + 1, 2 * n do
-  local fc = redis.call('GET', KEYS[i]) or '0'
-  if not greater(m, fc) then
-    redis.call('INCR', KEYS[i])
-    m = redis.call('GET', KEYS[i])
-    behind = i
-  end
+  local old = redis.call('SET', KEYS[i], m, 'GET') or '0'
+  if not greater(m, old) and (not top or greater(old, top)) then top = old end
 end
-for i = n + 1, 2 * n do
-  if i ~= behind or n > 1 then redis.call('SET', KEYS[i], m) end
+if top then
+  redis.call('SET', KEYS[n + 1], top)
+  redis.call('INCR', KEYS[n + 1])
+  m = redis.call('GET', KEYS[n + 1])
+  for i = n + 2, 2 * n do redis.call('SET', KEYS[i], m) end
 end
 return {1, m}
