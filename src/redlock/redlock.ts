@@ -362,6 +362,10 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       replies: [],
     };
 
+    // A client that may wait subscribes to its wake-up channel early (once, in the background), so
+    // that its first wait does not pay for the subscriber connections.
+    if (ticket.stayMs > 0 && settings.waitForRelease) void this.#releases(settings).subscribe();
+
     // The first attempt runs outside p-retry: the common case pays for no retry machinery.
     let first: unknown;
     try {

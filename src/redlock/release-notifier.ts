@@ -32,6 +32,8 @@ export class ReleaseNotifier {
   readonly #watches = new Map<string, ReleaseWatch>();
   readonly #recent = new Map<string, Message[]>();
   #subscribed: Promise<void> | undefined;
+  /** The SUBSCRIBE was answered (or timed out): wake-ups from now on arrive. */
+  #listening = false;
 
   constructor(nodes: readonly RedisNode[], clock: Clock, quorum: number, channel: string, subscribeTimeoutMs: number) {
     this.#nodes = nodes;
@@ -42,8 +44,8 @@ export class ReleaseNotifier {
   }
 
   /**
-   * Starts watching for wake-ups addressed to `ticket`. `fresh` is true when the channel had to be
-   * subscribed now: wake-ups sent before `ready` resolves may have been missed, so the caller
+   * Starts watching for wake-ups addressed to `ticket`. `fresh` is true when the channel is not
+   * subscribed yet: wake-ups sent before `ready` resolves may have been missed, so the caller
    * should try again at once after `ready`.
    */
   watch(ticket: string): ReleaseWatch {
@@ -54,10 +56,20 @@ export class ReleaseNotifier {
       this.#recent.delete(ticket);
       for (const message of missed) watch.notify(message);
     }
-    watch.fresh = this.#subscribed === undefined;
-    this.#subscribed ??= this.#subscribe();
-    watch.ready = this.#subscribed;
+    watch.fresh = !this.#listening;
+    watch.ready = this.subscribe();
     return watch;
+  }
+
+  /**
+   * Subscribes this client's channel on every node, once; resolves when that was answered (or
+   * after the subscribe timeout). Called early, before the first wait, so that it is ready then.
+   */
+  subscribe(): Promise<void> {
+    this.#subscribed ??= this.#subscribe().then(() => {
+      this.#listening = true;
+    });
+    return this.#subscribed;
   }
 
   /** @internal */
