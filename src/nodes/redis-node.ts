@@ -155,10 +155,14 @@ export class RedisNode {
     }, wait);
   }
 
-  /** The node's shared subscriber connection (for release notifications), opened on first use. */
+  /**
+   * The node's shared subscriber connection (for release notifications), opened on first use.
+   * ioredis's own resubscribe after a reconnect is off (its promise is never handled, so a close
+   * during it would be an unhandled rejection); whoever subscribes resubscribes on `'ready'`.
+   */
   subscriber(): Client {
     if (this.#subscriber === undefined) {
-      const sub = this.client.duplicate() as Client;
+      const sub = (this.isCluster ? this.client.duplicate() : (this.client as Redis).duplicate({ autoResubscribe: false })) as Client;
       sub.on('error', (error: Error) => this.#onError(this, 'subscriber', error));
       this.#subscriber = sub;
     }

@@ -86,6 +86,10 @@ export class ReleaseNotifier {
         sub.on('message', (channel: string, message: string) => {
           if (channel === this.channel) this.#wake(index, message);
         });
+        // After a reconnect (wake-ups sent meanwhile are lost; waiters poll until then).
+        sub.on('ready', () => {
+          if (this.#listening) sub.subscribe(this.channel).catch(() => undefined);
+        });
         return sub.subscribe(this.channel);
       }),
     );

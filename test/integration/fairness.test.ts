@@ -181,3 +181,18 @@ test('a hand-over from fewer than a quorum of nodes falls back to an attempt', a
   assert.ok(lock.fencingToken > held.fencingToken);
   await lock.release();
 });
+
+test('wake-ups still arrive after the subscriber connections were dropped and came back', async () => {
+  const nodes = env.clients();
+  const { a, b, acquired } = await holderAndWaiter('resubscribed');
+  await Promise.all(nodes.map((n) => n.client('KILL', 'TYPE', 'pubsub')));
+  await delay(300); // ioredis reconnects; redfence subscribes again on 'ready'
+  const held = await a.acquire('resubscribed', 5_000);
+  const waiting = b.acquire('resubscribed', 5_000);
+  await delay(50);
+  const released = performance.now();
+  await held.release();
+  await (await waiting).release();
+  assert.ok(since(released) < 1_000, `b waited ${since(released)} ms after the release (retry delay 2000)`);
+  assert.deepEqual(acquired.map((e) => e.attempts), [1], 'handed over, no second attempt');
+});

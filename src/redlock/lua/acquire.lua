@@ -12,11 +12,19 @@
 --          error 'NOTREADY …' when the ready key is required and missing (node lost its data)
 -- Counters are decimal strings compared by length, then lexically, so no precision is lost in
 -- Lua's doubles; the + 1 is INCR, exact up to 2^63 - 1 (past that Redis answers an error).
--- Kept lean: 4 calls in the common uncontended single-key case.
+-- Kept lean: 3 calls in the common uncontended single-key case.
 local n = math.floor(#KEYS / 4)
 local gated = #KEYS == 4 * n + 1
-if gated and redis.call('EXISTS', KEYS[#KEYS]) == 0 then
-  return redis.error_reply('NOTREADY this node lost its data (no ready marker); repair it')
+-- One EXISTS answers both "is the node ready" and "is anyone queued": a node without its ready
+-- marker lost its data, queues included, and nothing queues on a node that is not ready.
+local waiting
+if gated then
+  waiting = redis.call('EXISTS', KEYS[#KEYS], unpack(KEYS, 2 * n + 1, 3 * n)) - 1
+  if waiting < 0 then
+    return redis.error_reply('NOTREADY this node lost its data (no ready marker); repair it')
+  end
+else
+  waiting = redis.call('EXISTS', unpack(KEYS, 2 * n + 1, 3 * n))
 end
 
 local owner = ARGV[1]
@@ -25,7 +33,7 @@ local ticket = string.match(owner, '^(.*):')
 --@include queue
 
 local blocked, queued = 0, {}
-for i = 1, n do
+for i = 1, waiting > 0 and n or 0 do
   local h = queueHead(KEYS[2 * n + i], KEYS[3 * n + i])
   if h == ticket then
     queued[i] = true
