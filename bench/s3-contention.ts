@@ -1,4 +1,4 @@
-import { type Implementation, type LockClient, pair, sleep, type Tuning } from './adapters/adapter.js';
+import { type Implementation, type LockClient, pair, requestCount, sleep, type Tuning } from './adapters/adapter.js';
 import { interleaved } from './adapters/implementations.js';
 import { type CounterSnapshot, RedisCounters } from './redis-counters.js';
 import { newTable, record, type Table } from './result-table.js';
@@ -53,12 +53,15 @@ export async function contend(
     const failures: { client: number; at: number; waitedMs: number; reason: string }[] = [];
     const censored: { wait: number; starve: number }[] = [];
     const before = await counters.snapshot();
+    const requestsBefore = requestCount();
+    let requestsAfter: number | undefined;
     const controller = new AbortController();
     const start = performance.now();
     const deadline = start + durationMs;
     let after: Promise<CounterSnapshot> | undefined;
     const timer = setTimeout(() => {
       after = counters.snapshot();
+      requestsAfter = requestCount();
       after.catch(() => undefined); // awaited below; a failure must not be an unhandled rejection first
       controller.abort(Object.assign(new Error('S3 window over'), { name: 'WindowOver' }));
     }, durationMs);
@@ -97,7 +100,7 @@ export async function contend(
     );
     clearTimeout(timer);
     const server = RedisCounters.delta(before, await (after ?? counters.snapshot()));
-    return summarize(grants, failures, censored, start, deadline, server);
+    return summarize(grants, failures, censored, start, deadline, server, (requestsAfter ?? requestCount()) - requestsBefore);
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
@@ -110,6 +113,7 @@ function summarize(
   start: number,
   deadline: number,
   server: ReturnType<typeof RedisCounters.delta>,
+  requests: number,
 ): ContentionResult {
   grants.sort((a, b) => a.grantedAt - b.grantedAt);
   const perClient = Array.from({ length: CLIENTS }, (_, i) => grants.filter((g) => g.client === i).length);
@@ -151,6 +155,7 @@ function summarize(
       gapP50: percentile(gaps, 50),
       gapP99: percentile(gaps, 99),
       callsPerAcq: grants.length === 0 ? Number.NaN : server.totalCalls / grants.length,
+      requestsPerAcq: grants.length === 0 ? Number.NaN : requests / grants.length,
     },
     detail: {
       grants: grants.length,
@@ -194,6 +199,7 @@ export async function runS3(ctx: ScenarioContext): Promise<Table[]> {
     { key: 'gapP50', label: 'handoff p50 ms', digits: 2, better: 'lower' },
     { key: 'gapP99', label: 'handoff p99 ms', digits: 1, better: 'lower' },
     { key: 'callsPerAcq', label: 'Redis calls/acq', digits: 1, better: 'lower' },
+    { key: 'requestsPerAcq', label: 'requests/acq', digits: 1, better: 'lower' },
   ] as const;
   const tables = {
     defaults: newTable('S3', 'defaults', `S3 contention at library defaults, N=5: ${CLIENTS} clients, one key, ${HOLD_MS} ms hold, ${durationMs / 1000} s`, metrics),
@@ -240,6 +246,8 @@ export async function runS3(ctx: ScenarioContext): Promise<Table[]> {
     table.notes.push(
       `The ${HOLD_MS} ms hold is a timer and lasts ${hold.toFixed(2)} ms on average here, so no lock can exceed ≈ ${Math.floor(1_000 / hold)} acq/s in this scenario; ` +
         'the rest of each cycle is the handoff (JSON: holdMeanMs, busyPercent).',
+      'Redis calls/acq: every command the servers ran (INFO commandstats), including the calls a Lua script makes inside Redis — ' +
+        'how BENCH.md\'s baseline was counted. requests/acq: commands the clients sent (a script counts once, SUBSCRIBE too).',
     );
   }
   return [tables.defaults, tables.tuned];

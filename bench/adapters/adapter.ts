@@ -48,11 +48,25 @@ export const TUNED_RETRY = Object.freeze({
   retryCount: 200,
 });
 
-/** One ioredis connection as a user would open it (library defaults), errors kept off stderr. */
+let requestsSent = 0;
+/** Commands the bench clients of this process sent to Redis so far (commands a script runs inside Redis are not sent). */
+export const requestCount = (): number => requestsSent;
+
+/** Counts every command `client` sends from now on (S3's requests per acquisition). */
+export function countRequests(client: Redis): Redis {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+    requestsSent += 1;
+    return send(...args);
+  }) as Redis['sendCommand'];
+  return client;
+}
+
+/** One ioredis connection as a user would open it (library defaults), errors kept off stderr; its commands are counted. */
 export function connect(url: string): Redis {
   const client = new Redis(url);
   client.on('error', () => undefined);
-  return client;
+  return countRequests(client);
 }
 
 export async function pingAll(clients: readonly Redis[]): Promise<void> {

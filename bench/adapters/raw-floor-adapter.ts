@@ -1,5 +1,5 @@
 import { RawFloor } from '../raw-floor.js';
-import { type Implementation, sleep, TUNED_RETRY } from './adapter.js';
+import { countRequests, type Implementation, sleep, TUNED_RETRY } from './adapter.js';
 
 /**
  * The raw floor as a lock client. It has no defaults of its own: in every tuning it retries every
@@ -11,6 +11,7 @@ export const rawFloor: Implementation = {
   settings: () => `SET NX PX on all N, quorum; retry ${TUNED_RETRY.retryDelay} ± ${TUNED_RETRY.retryJitter} ms × ${TUNED_RETRY.retryCount}`,
   create(urls) {
     const floor = new RawFloor(urls);
+    for (const client of floor.clients) countRequests(client);
     return {
       ready: () => floor.ping(),
       async acquire(key, ttl, signal) {

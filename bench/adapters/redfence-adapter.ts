@@ -1,5 +1,6 @@
 import type { Redlock as RedlockClass, RedlockOptions } from '../../src/index.js';
-import { type ImplId, type Implementation, type LockClient, TUNED_RETRY } from './adapter.js';
+import type { Redis } from 'ioredis';
+import { countRequests, type ImplId, type Implementation, type LockClient, TUNED_RETRY } from './adapter.js';
 
 /** All bench clients share one prefix, so the ready gate bootstraps once per cluster (warm-up). */
 export const REDFENCE_PREFIX = 'bench:';
@@ -32,6 +33,10 @@ export const redfenceKeepAlive = redfenceWith('redfence-keepalive', 'redfence (k
 function create(urls: readonly string[], options: RedlockOptions): LockClient {
   if (Redlock === undefined) throw new Error('redfence adapter: call useRedfence() first');
   const redlock = new Redlock(urls, options);
+  for (const node of redlock.nodes) {
+    countRequests(node.client as Redis);
+    countRequests(node.subscriber() as Redis);
+  }
   // 'acquired' is emitted just before acquire() resolves; keyed by resource for concurrent loops.
   const attempts = new Map<string, number>();
   redlock.on('acquired', (e) => {
