@@ -54,7 +54,7 @@ export async function commitToken(
     quorum - atToken,
     timeoutMs,
     clock,
-    (node) => node.run('raiseFence', keys.fence, [owner, token]),
+    (node, _, done) => node.send('raiseFence', keys.fence, [owner, token], done),
     (reply) => ({ outcome: reply === 1 ? 'ok' : 'held' }),
   );
   return { token, slowPath: true, committed: await round.decided };

@@ -71,7 +71,7 @@ export class ReadyGate {
       this.#nodes.length,
       ADMIN_TIMEOUT_MS,
       this.#clock,
-      (node) => node.run('ready', [this.#key], ['']),
+      (node, _, done) => node.send('ready', [this.#key], [''], done),
       (reply) => ({ outcome: 'ok', value: typeof reply === 'string' ? reply : null }),
     );
     await round.done;
@@ -112,7 +112,7 @@ export class ReadyGate {
       this.#nodes.length,
       ADMIN_TIMEOUT_MS,
       this.#clock,
-      (node) => node.run('ready', [this.#key], [id]),
+      (node, _, done) => node.send('ready', [this.#key], [id], done),
       () => ({ outcome: 'ok' }),
     );
     return round.decided;

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { NodeOutcome, NodeReport } from '../errors.js';
-import type { RedisNode } from '../nodes/redis-node.js';
+import type { Done, RedisNode } from '../nodes/redis-node.js';
 
 /** One node's classified answer. `value` is set for `ok` answers that carry one. */
 export interface Reply<T> {
@@ -38,7 +38,7 @@ export function quorumRound<T>(
   needed: number,
   timeoutMs: number,
   clock: Clock,
-  send: (node: RedisNode, index: number) => Promise<unknown>,
+  send: (node: RedisNode, index: number, done: Done) => void,
   classify: Classify<T>,
 ): Round<T> {
   const replies: (Reply<T> | undefined)[] = new Array<Reply<T> | undefined>(targets.length).fill(undefined);
@@ -74,18 +74,13 @@ export function quorumRound<T>(
   }, timeoutMs);
 
   if (needed <= 0) decide(true);
-  for (const [index, node] of targets.entries()) {
-    let pending: Promise<unknown>;
+  for (let index = 0; index < targets.length; index += 1) {
+    const node = targets[index] as RedisNode;
     try {
-      pending = send(node, index);
+      send(node, index, (error, reply) => record(index, error === undefined ? classify(reply) : errorReply(error)));
     } catch (error) {
       record(index, errorReply(error));
-      continue;
     }
-    pending.then(
-      (reply) => record(index, classify(reply)),
-      (error: unknown) => record(index, errorReply(error)),
-    );
   }
   if (targets.length === 0) {
     clock.clearTimeout(timer);

@@ -299,7 +299,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       this.quorum,
       grant.settings.nodeTimeout,
       this.clock,
-      (node) => node.run('extend', grant.keys.locks, [grant.owner, leaseMs]),
+      (node, _, done) => node.send('extend', grant.keys.locks, [grant.owner, leaseMs], done),
       (reply) => ({ outcome: reply === 1 ? 'ok' : 'held' }),
     );
     if (await round.decided) {
@@ -315,7 +315,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   /** @internal */
   async releaseLock(lock: Lock): Promise<void> {
     await this.#release(this.#grant(lock));
-    this.emit('released', { resources: lock.resources, fencingToken: lock.fencingToken });
+    if (this.listenerCount('released') > 0) this.emit('released', { resources: lock.resources, fencingToken: lock.fencingToken });
   }
 
   /** @internal */
@@ -370,7 +370,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     let first: unknown;
     try {
       const [lock, slowPath] = await this.#attempt(resources, keys, ttl, settings, ticket);
-      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
+      if (this.listenerCount('acquired') > 0) {
+        this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
+      }
       return lock;
     } catch (error) {
       if (ticket.stayMs === 0) throw error;
@@ -428,7 +430,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
           shouldConsumeRetry: () => !woken,
         },
       );
-      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
+      if (this.listenerCount('acquired') > 0) {
+        this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
+      }
       return lock;
     } catch (error) {
       this.#leaveQueue(keys, settings, ticket);
@@ -461,8 +465,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
         this.quorum,
         settings.nodeTimeout,
         this.clock,
-        (node, i) =>
-          node.run('acquire', this.#gated[i] === true ? keys.acquireGated : keys.acquire, args),
+        (node, i, done) => node.send('acquire', this.#gated[i] === true ? keys.acquireGated : keys.acquire, args, done),
         classifyAcquire,
       );
       ticket.replies = round.replies;
@@ -555,7 +558,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       nodes.length,
       settings.nodeTimeout,
       this.clock,
-      (node) => node.run('release', keys.release, args),
+      (node, _, done) => node.send('release', keys.release, args, done),
       () => ({ outcome: 'ok' }),
     );
     await round.done;
@@ -575,7 +578,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       this.nodes.length,
       settings.nodeTimeout,
       this.clock,
-      (node) => node.run('leaveQueue', keys.release, args),
+      (node, _, done) => node.send('leaveQueue', keys.release, args, done),
       () => ({ outcome: 'ok' }),
     );
   }
