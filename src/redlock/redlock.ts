@@ -12,7 +12,7 @@ import {
 } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
 import { type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
-import { assertOneSlot, type ResourceKeys, resourceKeys, wakePrefix } from '../nodes/keys.js';
+import { acquireArgs, assertOneSlot, leaveArgs, releaseArgs, type ResourceKeys, resourceKeys, wakePrefix } from '../nodes/keys.js';
 import { type NodeInput, RedisNode } from '../nodes/redis-node.js';
 import { abortSignal, resourceList } from '../options.js';
 import { Lock, type LockHost, type Validity } from './lock.js';
@@ -120,6 +120,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   readonly #gate: ReadyGate;
   /** Names this client's tickets and wake channel. */
   readonly #clientId = randomUUID();
+  readonly #wakePrefix: string;
   #tickets = 0;
   #notifier: ReleaseNotifier | undefined;
   #wallOffset: number | undefined;
@@ -143,6 +144,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       throw new InvalidOptionsError('Expected `clock` to implement Clock (now, setTimeout, clearTimeout)');
     }
     this.settings = Object.freeze(resolveRedlockSettings('Redlock', rest));
+    this.#wakePrefix = wakePrefix(this.settings.prefix);
     this.clock = clock ?? systemClock;
     const onError = (node: RedisNode, operation: string, error: Error): void => {
       this.emit('nodeError', { node: node.name, operation, error });
@@ -459,13 +461,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       if (ticket.attempts === 1) ticket.firstStarted = started;
       const floor = this.#tokenFloor();
       const lease = leaseFor(ttl, settings);
-      const args = [owner, lease, floor, ticket.score, ticket.stayMs];
+      const args = [acquireArgs(owner, lease, floor, ticket.score, ticket.stayMs)];
       const round = quorumRound<string>(
         this.nodes,
         this.quorum,
         settings.nodeTimeout,
         this.clock,
-        (node, i, done) => node.send('acquire', this.#gated[i] === true ? keys.acquireGated : keys.acquire, args, done),
+        (node, i, done) => node.send('acquire', this.#gated[i] === true ? keys.acquireGated : keys.locks, args, done),
         classifyAcquire,
       );
       ticket.replies = round.replies;
@@ -552,13 +554,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
    */
   async #release(grant: Grant, nodes: readonly RedisNode[] = this.nodes, quiet = false): Promise<void> {
     const { owner, keys, settings } = grant;
-    const args = [owner, quiet ? '1' : '0', wakePrefix(this.settings.prefix), this.#tokenFloor()];
+    const args = [releaseArgs(owner, quiet, this.#tokenFloor(), this.#wakePrefix)];
     const round = quorumRound(
       nodes,
       nodes.length,
       settings.nodeTimeout,
       this.clock,
-      (node, _, done) => node.send('release', keys.release, args, done),
+      (node, _, done) => node.send('release', keys.locks, args, done),
       () => ({ outcome: 'ok' }),
     );
     await round.done;
@@ -572,13 +574,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
 
   /** Takes a waiter that gave up out of the nodes' queues (in the background, best effort). */
   #leaveQueue(keys: ResourceKeys, settings: RedlockSettings, ticket: Ticket): void {
-    const args = [ticket.id, wakePrefix(this.settings.prefix), this.#tokenFloor()];
+    const args = [leaveArgs(ticket.id, this.#tokenFloor(), this.#wakePrefix)];
     quorumRound(
       this.nodes,
       this.nodes.length,
       settings.nodeTimeout,
       this.clock,
-      (node, _, done) => node.send('leaveQueue', keys.release, args, done),
+      (node, _, done) => node.send('leaveQueue', keys.locks, args, done),
       () => ({ outcome: 'ok' }),
     );
   }
@@ -627,7 +629,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       this.nodes,
       this.clock,
       this.quorum,
-      `${wakePrefix(this.settings.prefix)}${this.#clientId}`,
+      `${this.#wakePrefix}${this.#clientId}`,
       Math.max(settings.nodeTimeout, 100),
     );
     return this.#notifier;

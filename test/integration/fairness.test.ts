@@ -196,3 +196,18 @@ test('wake-ups still arrive after the subscriber connections were dropped and ca
   assert.ok(since(released) < 1_000, `b waited ${since(released)} ms after the release (retry delay 2000)`);
   assert.deepEqual(acquired.map((e) => e.attempts), [1], 'handed over, no second attempt');
 });
+
+test('a prefix with spaces still reaches the waiter (the wake channel travels last in the script arguments)', async () => {
+  const prefix = `with space ${Date.now()}:`;
+  const a = env.redlock({ prefix });
+  const b = env.redlock({ prefix, retryDelay: 2_000, retryJitter: 0 });
+  const held = await a.acquire('spaced', 5_000);
+  const waiting = b.acquire('spaced', 5_000);
+  await delay(100);
+  const released = performance.now();
+  await held.release();
+  const lock = await waiting;
+  assert.ok(since(released) < 1_000, `b waited ${since(released)} ms after the release (retry delay 2000)`);
+  assert.ok(lock.fencingToken > held.fencingToken);
+  await lock.release();
+});

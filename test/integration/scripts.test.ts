@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { luaScripts } from '../../src/generated/lua-scripts.js';
-import { resourceKeys, wakePrefix } from '../../src/nodes/keys.js';
+import { acquireArgs, leaveArgs, releaseArgs, resourceKeys, wakePrefix } from '../../src/nodes/keys.js';
 import { runScript } from '../../src/nodes/redis-node.js';
 import { useCluster } from '../support/cluster.js';
 
@@ -15,12 +15,12 @@ function setup(resource = 'r') {
   const prefix = env.prefix();
   const keys = resourceKeys(prefix, [resource]);
   const acquire = (owner: string, stayMs = 0, score = '1') =>
-    runScript(redis, 'acquire', keys.acquire, [owner, 5_000, FLOOR, score, stayMs]) as Promise<
+    runScript(redis, 'acquire', keys.locks, [acquireArgs(owner, 5_000, FLOOR, score, stayMs)]) as Promise<
       [number, string | number]
     >;
   const release = (owner: string, quiet = false, floor = FLOOR) =>
-    runScript(redis, 'release', keys.release, [owner, quiet ? '1' : '0', wakePrefix(prefix), floor]);
-  const leave = (ticket: string) => runScript(redis, 'leaveQueue', keys.release, [ticket, wakePrefix(prefix), FLOOR]);
+    runScript(redis, 'release', keys.locks, [releaseArgs(owner, quiet, floor, wakePrefix(prefix))]);
+  const leave = (ticket: string) => runScript(redis, 'leaveQueue', keys.locks, [leaveArgs(ticket, FLOOR, wakePrefix(prefix))]);
   /** Messages on client `c`'s wake channel. */
   const listen = async (client = 'c') => {
     const sub = redis.duplicate();
@@ -55,7 +55,7 @@ test('the head of the queue goes first; a quiet undo keeps the waiter queued and
   assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/2/0:handoff');
   assert.deepEqual(await acquire('c/3/0:2', 1_000, '20'), [0, 1], 'B may not jump ahead of A');
   assert.equal((await acquire('c/2/0:2', 1_000, '10'))[0], 1, 'A, the head, takes the reservation over');
-  assert.deepEqual(await redis.zrange(keys.acquire[2] ?? '', 0, -1), ['c/3/0'], 'A left the queue');
+  assert.deepEqual(await redis.zrange(keys.queues[0] ?? '', 0, -1), ['c/3/0'], 'A left the queue');
   await release('c/2/0:2', true);
   await settle();
   assert.equal(channel.messages.length, 1, 'a quiet undo wakes nobody');
@@ -78,7 +78,7 @@ test('a single-resource waiter is granted the lease on release, with the next to
   // The lock's release deletes the hand-over lease too (any lease of its ticket), and leaves the queue.
   assert.equal(await release('c/2/7000:3'), 1);
   assert.equal(await redis.exists(keys.locks[0] ?? ''), 0);
-  assert.equal(await redis.zcard(keys.acquire[2] ?? ''), 0);
+  assert.equal(await redis.zcard(keys.queues[0] ?? ''), 0);
   // A quiet undo deletes only its exact owner.
   await redis.set(keys.locks[0] ?? '', 'c/2/7000:g', 'PX', 5_000);
   assert.equal(await release('c/2/7000:3', true), 0);
@@ -114,12 +114,12 @@ test('counters ahead of the floor: every key of a multi-resource grant moves to 
   const keys = resourceKeys(env.prefix(), ['m1', 'm2', 'm3']);
   await redis.set(keys.counters[0] ?? '', '9007199254740993'); // past 2^53: a double would round it
   await redis.set(keys.counters[2] ?? '', '5');
-  const reply = await runScript(redis, 'acquire', keys.acquire, ['c/1/0:1', 5_000, FLOOR, '1', 0]);
+  const reply = await runScript(redis, 'acquire', keys.locks, [acquireArgs('c/1/0:1', 5_000, FLOOR, '1', 0)]);
   assert.deepEqual(reply, [1, '9007199254740994']);
   assert.deepEqual(await redis.mget(...keys.counters), ['9007199254740994', '9007199254740994', '9007199254740994']);
   // Below the floor again (all three): one SET … GET each, and the floor is the value.
   const fresh = resourceKeys(env.prefix(), ['f1', 'f2']);
-  assert.deepEqual(await runScript(redis, 'acquire', fresh.acquire, ['c/2/0:1', 5_000, FLOOR, '1', 0]), [1, FLOOR]);
+  assert.deepEqual(await runScript(redis, 'acquire', fresh.locks, [acquireArgs('c/2/0:1', 5_000, FLOOR, '1', 0)]), [1, FLOOR]);
   assert.deepEqual(await redis.mget(...fresh.counters), [FLOOR, FLOOR]);
 });
 

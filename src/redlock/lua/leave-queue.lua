@@ -1,25 +1,27 @@
 -- Takes a waiter that gave up (aborted, out of retries) out of the queues, gives back any lease its
 -- ticket still has (a hand-over it will never use), and when that leaves a free resource with
 -- someone waiting, hands it over to the new head at once.
--- KEYS:    lk[1..n], fc[1..n], q[1..n], qe[1..n]
--- ARGV:    [1] the ticket, [2] the wake channel prefix, [3] floor: wall clock in µs
+-- KEYS:    lk[1..n] (fc, q, qe derived, see include/keys.lua)
+-- ARGV:    [1] '<ticket> <floor> <wake>' (keys.ts, leaveArgs): floor: wall clock in µs; wake: the
+--          wake channel prefix (last: it may hold spaces)
 -- Returns: how many queues the ticket was removed from
+local ticket, floor, wake = string.match(ARGV[1], '^(%S+) (%d+) (.*)$')
+--@include keys
 --@include decimal
 --@include queue
 --@include hand-over
 
-local n = #KEYS / 4
-local ticket = ARGV[1]
 local removed = 0
-for i = 1, n do
-  local q, qe = KEYS[2 * n + i], KEYS[3 * n + i]
+for i = 1, #KEYS do
+  local lk = KEYS[i]
+  local q, qe = keyOf(lk, 'q'), keyOf(lk, 'qe')
   removed = removed + redis.call('ZREM', q, ticket)
   redis.call('ZREM', qe, ticket)
-  local holder = redis.call('GET', KEYS[i])
+  local holder = redis.call('GET', lk)
   if ownedBy(holder, ticket) then
-    redis.call('DEL', KEYS[i])
+    redis.call('DEL', lk)
     holder = false
   end
-  if not holder then handOver(KEYS[i], KEYS[n + i], q, qe, '', ARGV[2], ARGV[3]) end
+  if not holder then handOver(lk, keyOf(lk, 'fc'), q, qe, '', wake, floor) end
 end
 return removed
