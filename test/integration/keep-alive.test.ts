@@ -63,3 +63,31 @@ test('keepAlive: bad values are refused with a clear error', async () => {
   const redlock = env.redlock();
   await assert.rejects(redlock.acquire('x', 1_000, { keepAlive: 10 }), InvalidOptionsError);
 });
+
+test('keepAlive: a waiter handed the lock on release holds a kept-alive lease, not its whole TTL', async () => {
+  const holder = env.redlock({ keepAlive: 300 });
+  const prefix = holder.settings.prefix;
+  const waiter = env.redlock({ prefix, keepAlive: 300, retryDelay: 2_000, retryJitter: 0 });
+  const nodes = env.clients();
+  const lk = `${prefix}{kept-handed}:lk`;
+  // The waiter waits once first, so its wake-up channel is subscribed.
+  const warm = await holder.acquire('kept-handed:warm', 1_000);
+  const warmWait = waiter.acquire('kept-handed:warm', 1_000);
+  await delay(30);
+  await warm.release();
+  await (await warmWait).release();
+
+  const attempts: number[] = [];
+  waiter.on('acquired', (e) => attempts.push(e.attempts));
+  const held = await holder.acquire('kept-handed', 10_000);
+  const waiting = waiter.acquire('kept-handed', 10_000);
+  await delay(50);
+  await held.release();
+  const lock = await waiting;
+  assert.deepEqual(attempts, [1], 'granted by the hand-over');
+  assert.ok((await Promise.all(nodes.map((n) => n.pttl(lk)))).filter((t) => t > 0 && t <= 300).length >= 3, 'the handed-over lease is the keep-alive');
+  await delay(800);
+  assert.equal(lock.signal.aborted, false, 'renewed past the first lease');
+  assert.ok(lock.remainingMs() > 0 && lock.remainingMs() <= 300);
+  await lock.release();
+});
