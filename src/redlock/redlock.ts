@@ -364,16 +364,20 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       replies: [],
     };
 
-    // A client that may wait subscribes to its wake-up channel early (once, in the background), so
-    // that its first wait does not pay for the subscriber connections.
-    if (ticket.stayMs > 0 && settings.waitForRelease) void this.#releases(settings).subscribe();
-
     // The first attempt runs outside p-retry: the common case pays for no retry machinery.
     let first: unknown;
     try {
       const [lock, slowPath] = await this.#attempt(resources, keys, ttl, settings, ticket);
       if (this.listenerCount('acquired') > 0) {
         this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
+      }
+      // A client that may wait subscribes to its wake-up channel early, once, in the background and
+      // after this call returned, so that neither this acquire nor its first wait pays for opening
+      // the subscriber connections.
+      if (ticket.stayMs > 0 && settings.waitForRelease && this.#notifier === undefined) {
+        this.clock.setTimeout(() => {
+          if (!this.#closed) void this.#releases(settings).subscribe();
+        }, 0);
       }
       return lock;
     } catch (error) {
