@@ -385,7 +385,6 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       first = error;
     }
 
-    let watch: ReleaseWatch | undefined;
     let woken = false;
     let wokenBefore = false;
     let replayed = false;
@@ -396,7 +395,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
             replayed = true;
             throw first; // the first attempt's failure, replayed so that p-retry handles its wait
           }
-          const granted = watch?.grants();
+          const granted = ticket.watch?.grants();
           if (granted !== undefined) return this.#handedOver(resources, keys, ttl, settings, ticket, granted);
           return this.#attempt(resources, keys, ttl, settings, ticket);
         },
@@ -410,16 +409,16 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
             wokenBefore = woken;
             woken = false;
             if (!(error instanceof QuorumError || error instanceof LockExpiredError)) throw error;
-            watch?.attempted(ticket.replies);
+            ticket.watch?.attempted(ticket.replies);
             if (retriesLeft === 0) return;
             // Woken, but the lock was still held on some node (it is changing hands): look again
             // soon; otherwise sleep the retry delay (or until woken).
             const jittered = settings.retryDelay + Math.round((Math.random() * 2 - 1) * settings.retryJitter);
             const delay = Math.max(0, wokenBefore ? Math.min(RETRY_AFTER_WAKE_MS, jittered) : jittered);
             if (settings.waitForRelease && error instanceof LockHeldError) {
+              let watch = ticket.watch;
               if (watch === undefined) {
-                watch = this.#releases(settings).watch(ticket.id);
-                ticket.watch = watch;
+                watch = ticket.watch = this.#releases(settings).watch(ticket.id);
                 watch.attempted(ticket.replies);
                 await watch.ready;
                 if (watch.fresh) {
@@ -444,7 +443,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       this.#leaveQueue(keys, settings, ticket);
       throw error;
     } finally {
-      watch?.[Symbol.dispose]();
+      ticket.watch?.[Symbol.dispose]();
     }
   }
 
