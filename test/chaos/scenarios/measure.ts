@@ -64,13 +64,15 @@ export function heldAt(claims: readonly GrantClaim[], key: string, t: bigint, gr
 /**
  * Latencies of uncontended acquires: no other grant of the key held it (until its release
  * completed) and no other acquire of the key was in flight at any moment while this one ran.
+ * Each client's first acquire is left out: it opens the node connections and compiles the
+ * scripts (EVAL after NOSCRIPT), a one-off cold start that the `cold` list reports instead.
  */
 export function uncontendedLatencies(
   events: readonly HistoryEvent[],
   outcomes: readonly AcquireOutcome[],
   claims: readonly GrantClaim[],
   select: (o: AcquireOutcome) => boolean = () => true,
-): number[] {
+): { warm: number[]; cold: number[] } {
   const releaseDone = new Map<string, bigint>();
   for (const e of events) if (e.op === 'release' && e.phase === 'ok' && e.grantId !== undefined) releaseDone.set(e.grantId, e.t);
   const busy = new Map<string, { id: string; from: bigint; to: bigint }[]>();
@@ -84,10 +86,19 @@ export function uncontendedLatencies(
     add(c.key, c.grantId, c.okTime, done !== undefined && done > c.end ? done : c.end);
   }
   for (const o of outcomes) add(o.key, o.grantId, o.invoke, o.done);
-  return outcomes
+  const first = new Map<string, AcquireOutcome>();
+  for (const o of outcomes) {
+    const seen = first.get(o.client);
+    if (seen === undefined || o.invoke < seen.invoke) first.set(o.client, o);
+  }
+  const cold = new Set(first.values());
+  const free = outcomes
     .filter((o) => o.phase === 'ok' && select(o))
-    .filter((o) => !(busy.get(o.key) ?? []).some((b) => b.id !== o.grantId && b.from <= o.done && b.to >= o.invoke))
-    .map((o) => o.ms);
+    .filter((o) => !(busy.get(o.key) ?? []).some((b) => b.id !== o.grantId && b.from <= o.done && b.to >= o.invoke));
+  return {
+    warm: free.filter((o) => !cold.has(o)).map((o) => o.ms),
+    cold: free.filter((o) => cold.has(o)).map((o) => o.ms),
+  };
 }
 
 export const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
