@@ -11,20 +11,20 @@ const env = useCluster(5);
 const WORKER = fileURLToPath(new URL('../support/hold-worker.ts', import.meta.url));
 
 test('keepAlive: the nodes hold a short lease that the holder renews until the TTL ends', async () => {
-  const redlock = env.redlock({ keepAlive: 300 });
+  const redlock = env.redlock({ keepAlive: 600 });
   const nodes = env.clients();
   const lock = await redlock.acquire('kept', 10_000);
   const lk = `${redlock.settings.prefix}{kept}:lk`;
   const pttls = async () => Promise.all(nodes.map((n) => n.pttl(lk)));
-  assert.ok((await pttls()).every((t) => t > 0 && t <= 300), 'the lease is the keep-alive, not the TTL');
-  assert.ok(lock.remainingMs() <= 300);
-  await delay(1_000);
+  assert.ok((await pttls()).every((t) => t > 0 && t <= 600), 'the lease is the keep-alive, not the TTL');
+  assert.ok(lock.remainingMs() <= 600);
+  await delay(2_000);
   assert.equal(lock.signal.aborted, false, 'still held after 3 leases');
-  assert.ok(lock.remainingMs() > 0 && lock.remainingMs() <= 300, `remaining ${lock.remainingMs()}`);
-  assert.ok((await pttls()).every((t) => t > 0 && t <= 300), 'renewed, still short');
+  assert.ok(lock.remainingMs() > 0 && lock.remainingMs() <= 600, `remaining ${lock.remainingMs()}`);
+  assert.ok((await pttls()).every((t) => t > 0 && t <= 600), 'renewed, still short');
   assert.equal(await redlock.tryAcquire('kept', 1_000), null, 'nobody else gets it');
   await lock.extend(5_000);
-  assert.ok((await pttls()).every((t) => t > 0 && t <= 300), 'extend moves the TTL, not the lease');
+  assert.ok((await pttls()).every((t) => t > 0 && t <= 600), 'extend moves the TTL, not the lease');
   await lock.release();
   assert.deepEqual(await Promise.all(nodes.map((n) => n.exists(lk))), [0, 0, 0, 0, 0]);
 });
@@ -65,9 +65,9 @@ test('keepAlive: bad values are refused with a clear error', async () => {
 });
 
 test('keepAlive: a waiter handed the lock on release holds a kept-alive lease, not its whole TTL', async () => {
-  const holder = env.redlock({ keepAlive: 300 });
+  const holder = env.redlock({ keepAlive: 600 });
   const prefix = holder.settings.prefix;
-  const waiter = env.redlock({ prefix, keepAlive: 300, retryDelay: 2_000, retryJitter: 0 });
+  const waiter = env.redlock({ prefix, keepAlive: 600, retryDelay: 2_000, retryJitter: 0 });
   const nodes = env.clients();
   const lk = `${prefix}{kept-handed}:lk`;
   // The waiter waits once first, so its wake-up channel is subscribed.
@@ -85,9 +85,9 @@ test('keepAlive: a waiter handed the lock on release holds a kept-alive lease, n
   await held.release();
   const lock = await waiting;
   assert.deepEqual(attempts, [1], 'granted by the hand-over');
-  assert.ok((await Promise.all(nodes.map((n) => n.pttl(lk)))).filter((t) => t > 0 && t <= 300).length >= 3, 'the handed-over lease is the keep-alive');
-  await delay(800);
+  assert.ok((await Promise.all(nodes.map((n) => n.pttl(lk)))).filter((t) => t > 0 && t <= 600).length >= 3, 'the handed-over lease is the keep-alive');
+  await delay(1_500);
   assert.equal(lock.signal.aborted, false, 'renewed past the first lease');
-  assert.ok(lock.remainingMs() > 0 && lock.remainingMs() <= 300);
+  assert.ok(lock.remainingMs() > 0 && lock.remainingMs() <= 600);
   await lock.release();
 });
