@@ -108,7 +108,7 @@ test('an expired ticket at the head no longer blocks, and leaving the queue wake
   assert.equal(await redis.get(other.keys.locks[0] ?? ''), 'c/3/0:handoff');
 });
 
-test('counters ahead of the floor: every key of a multi-resource grant moves to the largest + 1, exactly', async () => {
+test('counters ahead of the floor: every key of a grant moves to the largest + 1, exactly', async () => {
   const redis = env.clients()[0];
   assert.ok(redis);
   const keys = resourceKeys(env.prefix(), ['m1', 'm2', 'm3']);
@@ -121,6 +121,15 @@ test('counters ahead of the floor: every key of a multi-resource grant moves to 
   const fresh = resourceKeys(env.prefix(), ['f1', 'f2']);
   assert.deepEqual(await runScript(redis, 'acquire', fresh.locks, [acquireArgs('c/2/0:1', 5_000, FLOOR, '1', 0)]), [1, FLOOR]);
   assert.deepEqual(await redis.mget(...fresh.counters), [FLOOR, FLOOR]);
+  // One resource (the fast path of acquire.lua): the same rules, and a replayed attempt gets its token back.
+  const one = resourceKeys(env.prefix(), ['s1']);
+  await redis.set(one.counters[0] ?? '', '9007199254740993');
+  const args = [acquireArgs('c/3/5000:1', 5_000, FLOOR, '1', 0)];
+  assert.deepEqual(await runScript(redis, 'acquire', one.locks, args), [1, '9007199254740994']);
+  assert.deepEqual(await runScript(redis, 'acquire', one.locks, args), [1, '9007199254740994'], 'replayed');
+  assert.equal(await redis.get(one.counters[0] ?? ''), '9007199254740994');
+  assert.deepEqual(await runScript(redis, 'acquire', one.locks, [acquireArgs('c/4/5000:1', 5_000, FLOOR, '1', 0)]), [0, 1], 'held');
+  assert.equal(await redis.get(one.locks[0] ?? ''), 'c/3/5000:1');
 });
 
 test('after SCRIPT FLUSH (a restarted node) the scripts are loaded again', async () => {

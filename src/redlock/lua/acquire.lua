@@ -18,10 +18,9 @@ local gated = string.sub(KEYS[#KEYS], -7) == '__ready'
 local n = gated and #KEYS - 1 or #KEYS
 local owner, ttl, floor, score, stay = string.match(ARGV[1], '^(%S+) (%d+) (%d+) (%d+) (%d+)$')
 --@include keys
-local fc, q, qe = {}, {}, {}
-for i = 1, n do
-  fc[i], q[i], qe[i] = keyOf(KEYS[i], 'fc'), keyOf(KEYS[i], 'q'), keyOf(KEYS[i], 'qe')
-end
+--@include decimal
+local q = {}
+for i = 1, n do q[i] = keyOf(KEYS[i], 'q') end
 -- One EXISTS answers both "is the node ready" and "is anyone queued": a node without its ready
 -- marker lost its data, queues included, and nothing queues on a node that is not ready.
 local waiting
@@ -34,8 +33,23 @@ else
   waiting = redis.call('EXISTS', unpack(q))
 end
 
+-- The common case, one free resource and nobody queued, before any queue machinery is built:
+-- lock it and move the counter (to the floor when that is above it, else INCR). Anything else
+-- (held, a replayed or handed-over lease) falls through to the general path below; `single`
+-- then says that this SET was made and failed.
+local single = n == 1 and waiting == 0
+if single and redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) then
+  local fc = keyOf(KEYS[1], 'fc')
+  local old = redis.call('SET', fc, floor, 'GET')
+  if not old or greater(floor, old) then return {1, floor} end
+  redis.call('SET', fc, old)
+  redis.call('INCR', fc)
+  return {1, redis.call('GET', fc)}
+end
+
 local ticket = string.match(owner, '^(.*):')
---@include decimal
+local fc, qe = {}, {}
+for i = 1, n do fc[i], qe[i] = keyOf(KEYS[i], 'fc'), keyOf(KEYS[i], 'qe') end
 --@include queue
 
 local blocked, queued = 0, {}
@@ -50,7 +64,7 @@ for i = 1, waiting > 0 and n or 0 do
 end
 if blocked == 0 then
   for i = 1, n do
-    if not redis.call('SET', KEYS[i], owner, 'NX', 'PX', ttl) then
+    if single or not redis.call('SET', KEYS[i], owner, 'NX', 'PX', ttl) then
       local holder = redis.call('GET', KEYS[i])
       if holder == owner then
         -- The same attempt replayed (a resent command): report the value it already moved to.
