@@ -9,31 +9,40 @@
 -- A lock's release (not quiet) deletes every lease of its ticket, whichever attempt or hand-over
 -- set it: the acquire call is over, and anything it left is garbage.
 -- Returns: how many resources were deleted
-local owner, quiet, floor, wake = string.match(ARGV[1], '^(%S+) ([01]) (%d+) (.*)$')
+local owner, quiet = string.match(ARGV[1], '^(%S+) ([01]) ')
 quiet = quiet == '1'
 local ticket = string.match(owner, '^(.*):') or owner
 --@include keys
---@include decimal
---@include queue
---@include hand-over
 
-local deleted = 0
+-- Delete what this owner holds; note the resources someone waits for. A quiet undo leaves the
+-- waiters' places alone, so it never looks at the queues.
+local deleted, waited = 0, nil
 for i = 1, #KEYS do
   local lk = KEYS[i]
-  local q = keyOf(lk, 'q')
   local holder = redis.call('GET', lk)
   local mine = holder == owner or (not quiet and ownedBy(holder, ticket))
   if mine then
     redis.call('DEL', lk)
     deleted = deleted + 1
   end
-  -- Queue work only when someone is queued: one EXISTS in the common, uncontended case. A quiet
-  -- undo leaves the waiter's place alone.
-  if not quiet and redis.call('EXISTS', q) == 1 then
-    local qe = keyOf(lk, 'qe')
-    redis.call('ZREM', q, ticket)
-    redis.call('ZREM', qe, ticket)
-    if mine then handOver(lk, keyOf(lk, 'fc'), q, qe, owner, wake, floor) end
+  if not quiet and redis.call('EXISTS', keyOf(lk, 'q')) == 1 then
+    waited = waited or {}
+    waited[#waited + 1] = {lk, mine}
   end
+end
+if not waited then return deleted end
+
+-- Queue work, built only when someone waits (the common, uncontended release ends above): this
+-- ticket leaves the queues, and each resource it freed goes to the head of its queue.
+local floor, wake = string.match(ARGV[1], '^%S+ [01] (%d+) (.*)$')
+--@include decimal
+--@include queue
+--@include hand-over
+for _, w in ipairs(waited) do
+  local lk, mine = w[1], w[2]
+  local q, qe = keyOf(lk, 'q'), keyOf(lk, 'qe')
+  redis.call('ZREM', q, ticket)
+  redis.call('ZREM', qe, ticket)
+  if mine then handOver(lk, keyOf(lk, 'fc'), q, qe, owner, wake, floor) end
 end
 return deleted

@@ -5,3 +5,7 @@
 local function keyOf(lk, kind)
   return string.sub(lk, 1, -3) .. kind
 end
+-- ownedBy(holder, ticket): the lease value belongs to some attempt (or hand-over) of this ticket.
+local function ownedBy(holder, ticket)
+  return holder and string.sub(holder, 1, #ticket + 1) == ticket .. ':'
+end

@@ -20,7 +20,3 @@ local function queueHead(q, qe)
   end
   return redis.call('ZRANGE', q, 0, 0)[1]
 end
--- ownedBy(holder, ticket): the lease value belongs to some attempt (or hand-over) of this ticket.
-local function ownedBy(holder, ticket)
-  return holder and string.sub(holder, 1, #ticket + 1) == ticket .. ':'
-end
