@@ -107,6 +107,24 @@ describe('acquire and release', () => {
     await lock.release();
   });
 
+  test('many concurrent locks through one Redlock (requests share writes) are each granted and released', async () => {
+    const redlock = env.redlock();
+    const resources = Array.from({ length: 64 }, (_, i) => `busy:${i}`);
+    const locks = await Promise.all(resources.map((r) => redlock.acquire(r, 5_000)));
+    assert.deepEqual(locks.map((l) => l.resources[0]), resources);
+    const clients = env.clients();
+    const keys = resources.map((r) => `${redlock.settings.prefix}{${r}}:lk`);
+    for (const c of clients) assert.equal(await c.exists(...keys), 64, 'every lease on every node');
+    // Release all and acquire all again at once: each node gets every release before the
+    // acquires (one connection, in order), so the second wave is granted without waiting.
+    const released = Promise.all(locks.map((l) => l.release()));
+    const again = await Promise.all(resources.map((r) => redlock.acquire(r, 5_000, { retryCount: 0 })));
+    await released;
+    for (const [i, lock] of again.entries()) assert.ok(lock.fencingToken > (locks[i]?.fencingToken ?? 0n), 'a newer token');
+    await Promise.all(again.map((l) => l.release()));
+    for (const c of clients) assert.equal(await c.exists(...keys), 0, 'every lease gone from every node');
+  });
+
   test('extend and release by a non-owner change nothing', async () => {
     const redlock = env.redlock();
     const other = env.redlock({ prefix: redlock.settings.prefix });
