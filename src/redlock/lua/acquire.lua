@@ -19,6 +19,7 @@ local n = gated and #KEYS - 1 or #KEYS
 local owner, ttl, floor, score, stay = string.match(ARGV[1], '^(%S+) (%d+) (%d+) (%d+) (%d+)$')
 --@include keys
 --@include decimal
+--@include counter
 local q = {}
 for i = 1, n do q[i] = keyOf(KEYS[i], 'q') end
 -- One EXISTS answers both "is the node ready" and "is anyone queued": a node without its ready
@@ -39,12 +40,7 @@ end
 -- then says that this SET was made and failed.
 local single = n == 1 and waiting == 0
 if single and redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) then
-  local fc = keyOf(KEYS[1], 'fc')
-  local old = redis.call('SET', fc, floor, 'GET')
-  if not old or greater(floor, old) then return {1, floor} end
-  redis.call('SET', fc, old)
-  redis.call('INCR', fc)
-  return {1, redis.call('GET', fc)}
+  return {1, advance(keyOf(KEYS[1], 'fc'), floor)}
 end
 
 local ticket = string.match(owner, '^(.*):')

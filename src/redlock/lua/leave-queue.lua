@@ -8,6 +8,7 @@
 local ticket, floor, wake = string.match(ARGV[1], '^(%S+) (%d+) (.*)$')
 --@include keys
 --@include decimal
+--@include counter
 --@include queue
 --@include hand-over
 

@@ -14,20 +14,19 @@ quiet = quiet == '1'
 local ticket = string.match(owner, '^(.*):') or owner
 --@include keys
 
--- Delete what this owner holds; note the resources someone waits for. A quiet undo leaves the
--- waiters' places alone, so it never looks at the queues.
+-- Delete what this owner holds, except where someone waits (handed over below). A quiet undo
+-- leaves the waiters' places alone, so it never looks at the queues.
 local deleted, waited = 0, nil
 for i = 1, #KEYS do
   local lk = KEYS[i]
   local holder = redis.call('GET', lk)
   local mine = holder == owner or (not quiet and ownedBy(holder, ticket))
-  if mine then
-    redis.call('DEL', lk)
-    deleted = deleted + 1
-  end
+  if mine then deleted = deleted + 1 end
   if not quiet and redis.call('EXISTS', keyOf(lk, 'q')) == 1 then
     waited = waited or {}
     waited[#waited + 1] = {lk, mine}
+  elseif mine then
+    redis.call('DEL', lk)
   end
 end
 if not waited then return deleted end
@@ -36,6 +35,7 @@ if not waited then return deleted end
 -- ticket leaves the queues, and each resource it freed goes to the head of its queue.
 local floor, wake = string.match(ARGV[1], '^%S+ [01] (%d+) (.*)$')
 --@include decimal
+--@include counter
 --@include queue
 --@include hand-over
 for _, w in ipairs(waited) do
@@ -43,6 +43,7 @@ for _, w in ipairs(waited) do
   local q, qe = keyOf(lk, 'q'), keyOf(lk, 'qe')
   redis.call('ZREM', q, ticket)
   redis.call('ZREM', qe, ticket)
-  if mine then handOver(lk, keyOf(lk, 'fc'), q, qe, owner, wake, floor) end
+  -- The hand-over overwrites this owner's lease; with nobody to hand it to, it is deleted.
+  if mine and not handOver(lk, keyOf(lk, 'fc'), q, qe, owner, wake, floor) then redis.call('DEL', lk) end
 end
 return deleted

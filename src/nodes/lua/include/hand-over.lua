@@ -1,7 +1,7 @@
 -- handOver(lk, fc, q, qe, from, wake, floor): the resource just became free; if a waiter is
 -- queued, its head gets it. Tickets read '<client>/<seq>/<ttl>'. A waiter for this one resource
 -- (ttl > 0) is granted the lease outright: lk = '<ticket>:g' for its TTL, and the counter moves as
--- in acquire.lua (max(fc + 1, floor)); it holds the lock once a quorum of nodes told it so, with
+-- in acquire.lua (advance, include/counter); it holds the lock once a quorum of nodes told it so, with
 -- no round trip of its own. Other waiters (ttl 0: several resources) get the lease reserved
 -- ('<ticket>:handoff', for as long as their place in the queue lasts) and take it over with their
 -- next attempt. Either way the waiter is told on its client's channel (wake .. client) as
@@ -14,15 +14,9 @@ local function handOver(lk, fc, q, qe, from, wake, floor)
   local token = ''
   if ttl ~= '0' then
     redis.call('SET', lk, h .. ':g', 'PX', ttl)
-    if greater(floor, redis.call('GET', fc) or '0') then
-      redis.call('SET', fc, floor)
-      token = floor
-    else
-      redis.call('INCR', fc)
-      token = redis.call('GET', fc)
-    end
+    token = advance(fc, floor)
   else
-    local left = math.max(1, tonumber(redis.call('ZSCORE', qe, h)) - now())
+    local left = math.max(1, math.ceil(tonumber(redis.call('ZSCORE', qe, h)) - now()))
     redis.call('SET', lk, h .. ':handoff', 'PX', left)
   end
   redis.call('PUBLISH', wake .. client, h .. '|' .. from .. '|' .. token)
