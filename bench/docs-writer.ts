@@ -76,6 +76,9 @@ export function writeDocs(result: BenchResult, jsonPath: string): string[] {
     '',
     targetsMarkdown(result),
     '',
+    'Where the time goes, and what limits the targets that are not met: [performance.md](performance.md)',
+    '(`bench/script-cost.ts` and `bench/s1-parts.ts` measure it).',
+    '',
     ...(result.skipped.length > 0 ? ['## Not run', '', ...result.skipped.map((s) => `- ${s}`), ''] : []),
   ].join('\n');
   writeFileSync(DOC, doc);
