@@ -1,8 +1,8 @@
 -- handOver(lk, fc, q, qe, from, wake, floor): the resource just became free; if a waiter is
 -- queued, its head gets it. Tickets read '<client>/<seq>/<ttl>'. A waiter for this one resource
 -- (ttl > 0) is granted the lease outright: lk = '<ticket>:g' for its TTL, and the counter moves as
--- in acquire.lua (advance, include/counter); it holds the lock once a quorum of nodes told it so, with
--- no round trip of its own. Other waiters (ttl 0: several resources) get the lease reserved
+-- in acquire.lua (advance, include/counter); it holds the lock once a quorum of nodes told it so,
+-- with no round trip of its own. Other waiters (ttl 0: several resources) get the lease reserved
 -- ('<ticket>:handoff', for as long as their place in the queue lasts) and take it over with their
 -- next attempt. Either way the waiter is told on its client's channel (wake .. client) as
 -- '<ticket>|<from>|<token>' (token '' for a reservation). Returns the ticket, or nil.
