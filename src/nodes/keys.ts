@@ -13,24 +13,25 @@ export interface ResourceKeys {
   readonly locks: readonly string[];
   /** `fc` keys (fencing counters). */
   readonly counters: readonly string[];
-  /** `q` keys (waiter queues: ticket → arrival) and `qe` keys (ticket → expiry). */
-  readonly queues: readonly string[];
-  readonly expiries: readonly string[];
   /** KEYS of the fence round (raiseFence): leases, counters. */
   readonly fence: readonly string[];
   /** KEYS of the acquire script on a gated node: leases, then the ready key. */
   readonly acquireGated: readonly string[];
 }
 
+/**
+ * One key of a resource: `lk` lease, `fc` fencing counter, `q` waiter queue (ticket → arrival),
+ * `qe` queue expiries (ticket → expiry). The scripts derive the last two (include/keys.lua).
+ */
+export const resourceKey = (prefix: string, resource: string, kind: 'lk' | 'fc' | 'q' | 'qe'): string =>
+  `${prefix}{${resource}}:${kind}`;
+
 export function resourceKeys(prefix: string, resources: readonly string[]): ResourceKeys {
-  const key = (suffix: string) => resources.map((r) => `${prefix}{${r}}:${suffix}`);
-  const locks = key('lk');
-  const counters = key('fc');
+  const locks = resources.map((r) => resourceKey(prefix, r, 'lk'));
+  const counters = resources.map((r) => resourceKey(prefix, r, 'fc'));
   return {
     locks,
     counters,
-    queues: key('q'),
-    expiries: key('qe'),
     fence: [...locks, ...counters],
     acquireGated: [...locks, readyKey(prefix)],
   };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { luaScripts } from '../../src/generated/lua-scripts.js';
-import { acquireArgs, leaveArgs, releaseArgs, resourceKeys, wakePrefix } from '../../src/nodes/keys.js';
+import { acquireArgs, leaveArgs, releaseArgs, resourceKey, resourceKeys, wakePrefix } from '../../src/nodes/keys.js';
 import { runScript } from '../../src/nodes/redis-node.js';
 import { useCluster } from '../support/cluster.js';
 
@@ -29,7 +29,7 @@ function setup(resource = 'r') {
     await sub.subscribe(`${wakePrefix(prefix)}${client}`);
     return { messages, [Symbol.dispose]: () => sub.disconnect() };
   };
-  return { redis, keys, acquire, release, leave, listen };
+  return { redis, keys, queue: resourceKey(prefix, resource, 'q'), acquire, release, leave, listen };
 }
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
@@ -44,7 +44,7 @@ test('a later attempt of the same acquire takes over what an earlier attempt lef
 });
 
 test('the head of the queue goes first; a quiet undo keeps the waiter queued and wakes nobody', async () => {
-  const { redis, keys, acquire, release, listen } = setup();
+  const { redis, keys, queue, acquire, release, listen } = setup();
   using channel = await listen();
   assert.equal((await acquire('c/1/0:1'))[0], 1);
   assert.deepEqual(await acquire('c/2/0:1', 1_000, '10'), [0, 1], 'A queues');
@@ -55,7 +55,7 @@ test('the head of the queue goes first; a quiet undo keeps the waiter queued and
   assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/2/0:handoff');
   assert.deepEqual(await acquire('c/3/0:2', 1_000, '20'), [0, 1], 'B may not jump ahead of A');
   assert.equal((await acquire('c/2/0:2', 1_000, '10'))[0], 1, 'A, the head, takes the reservation over');
-  assert.deepEqual(await redis.zrange(keys.queues[0] ?? '', 0, -1), ['c/3/0'], 'A left the queue');
+  assert.deepEqual(await redis.zrange(queue, 0, -1), ['c/3/0'], 'A left the queue');
   await release('c/2/0:2', true);
   await settle();
   assert.equal(channel.messages.length, 1, 'a quiet undo wakes nobody');
@@ -63,7 +63,7 @@ test('the head of the queue goes first; a quiet undo keeps the waiter queued and
 });
 
 test('a single-resource waiter is granted the lease on release, with the next token, and no round trip', async () => {
-  const { redis, keys, acquire, release, listen } = setup('grant');
+  const { redis, keys, queue, acquire, release, listen } = setup('grant');
   using channel = await listen();
   assert.deepEqual(await acquire('c/1/0:1'), [1, FLOOR]);
   assert.deepEqual(await acquire('c/2/7000:1', 1_000, '10'), [0, 1], 'A (one resource, TTL 7000) queues');
@@ -78,7 +78,7 @@ test('a single-resource waiter is granted the lease on release, with the next to
   // The lock's release deletes the hand-over lease too (any lease of its ticket), and leaves the queue.
   assert.equal(await release('c/2/7000:3'), 1);
   assert.equal(await redis.exists(keys.locks[0] ?? ''), 0);
-  assert.equal(await redis.zcard(keys.queues[0] ?? ''), 0);
+  assert.equal(await redis.zcard(queue), 0);
   // A quiet undo deletes only its exact owner.
   await redis.set(keys.locks[0] ?? '', 'c/2/7000:g', 'PX', 5_000);
   assert.equal(await release('c/2/7000:3', true), 0);
