@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import type { Lock } from '../../src/index.js';
+import type { Lock, Redlock } from '../../src/index.js';
 import { delay, since, useCluster } from '../support/cluster.js';
 
 const env = useCluster(5);
@@ -120,16 +120,23 @@ async function holderAndWaiter(resource: string) {
   return { a, b, acquired, lk, fc: `${prefix}{${resource}}:fc`, q: `${prefix}{${resource}}:q` };
 }
 
-test('a waiter is handed the lock on release, with a larger token and no round trip of its own', async () => {
-  const nodes = env.clients();
-  const { a, b, acquired, lk, q } = await holderAndWaiter('handed');
-  const held = await a.acquire('handed', 5_000);
-  const waiting = b.acquire('handed', 5_000);
-  await delay(50);
+/** `a` takes `resource`, `b` starts waiting for it, and `waitMs` later `a` releases: both locks, and
+ * the ms from the release call to b's grant. */
+async function handOff(a: Redlock, b: Redlock, resource: string, waitMs = 50) {
+  const held = await a.acquire(resource, 5_000);
+  const waiting = b.acquire(resource, 5_000);
+  await delay(waitMs);
   const released = performance.now();
   await held.release();
   const lock = await waiting;
-  assert.ok(since(released) < 500, `b waited ${since(released)} ms after the release (retry delay 2000)`);
+  return { held, lock, waited: since(released) };
+}
+
+test('a waiter is handed the lock on release, with a larger token and no round trip of its own', async () => {
+  const nodes = env.clients();
+  const { a, b, acquired, lk, q } = await holderAndWaiter('handed');
+  const { held, lock, waited } = await handOff(a, b, 'handed');
+  assert.ok(waited < 500, `b waited ${waited} ms after the release (retry delay 2000)`);
   assert.deepEqual(acquired, [{ resources: ['handed'], fencingToken: lock.fencingToken, attempts: 1, slowPath: false }], 'granted by the hand-over: only the queued attempt was made');
   assert.ok(lock.fencingToken > held.fencingToken);
   assert.ok(lock.remainingMs() > 4_000, `validity ${lock.remainingMs()} ms`);
@@ -187,13 +194,9 @@ test('wake-ups still arrive after the subscriber connections were dropped and ca
   const { a, b, acquired } = await holderAndWaiter('resubscribed');
   await Promise.all(nodes.map((n) => n.client('KILL', 'TYPE', 'pubsub')));
   await delay(300); // ioredis reconnects; redfence subscribes again on 'ready'
-  const held = await a.acquire('resubscribed', 5_000);
-  const waiting = b.acquire('resubscribed', 5_000);
-  await delay(50);
-  const released = performance.now();
-  await held.release();
-  await (await waiting).release();
-  assert.ok(since(released) < 1_000, `b waited ${since(released)} ms after the release (retry delay 2000)`);
+  const { lock, waited } = await handOff(a, b, 'resubscribed');
+  await lock.release();
+  assert.ok(waited < 1_000, `b waited ${waited} ms after the release (retry delay 2000)`);
   assert.deepEqual(acquired.map((e) => e.attempts), [1], 'handed over, no second attempt');
 });
 
@@ -201,13 +204,8 @@ test('a prefix with spaces still reaches the waiter (the wake channel travels la
   const prefix = `with space ${Date.now()}:`;
   const a = env.redlock({ prefix });
   const b = env.redlock({ prefix, retryDelay: 2_000, retryJitter: 0 });
-  const held = await a.acquire('spaced', 5_000);
-  const waiting = b.acquire('spaced', 5_000);
-  await delay(100);
-  const released = performance.now();
-  await held.release();
-  const lock = await waiting;
-  assert.ok(since(released) < 1_000, `b waited ${since(released)} ms after the release (retry delay 2000)`);
+  const { held, lock, waited } = await handOff(a, b, 'spaced', 100);
+  assert.ok(waited < 1_000, `b waited ${waited} ms after the release (retry delay 2000)`);
   assert.ok(lock.fencingToken > held.fencingToken);
   await lock.release();
 });
