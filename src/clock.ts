@@ -48,3 +48,28 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** Rejects with this when a bounded operation got no answer in time. */
+export class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/**
+ * Settles as `promise` does, or rejects with a {@link TimeoutError} after `ms` on `clock`, whichever
+ * comes first: for requests that a dropped connection may never settle (admin commands).
+ */
+export function bounded<T>(clock: Clock, ms: number, promise: Promise<T>, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(new TimeoutError(`${what}: no reply within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,14 +1,40 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, sleep } from '../clock.js';
+import { bounded, type Clock, sleep } from '../clock.js';
 import { QuorumError, RedfenceError } from '../errors.js';
 import { counterPattern, readyKey, repairKey } from '../nodes/keys.js';
 import type { RedisNode } from '../nodes/redis-node.js';
 import { quorumRound } from '../redlock/quorum-round.js';
+import { unsafe } from '../unsafe.js';
 import { greater } from './fencing-counter.js';
 
-/** Timeout of the gate's own admin requests (bootstrap, repair); they are rare and may be slow. */
+/**
+ * Timeout of each of the gate's own admin requests (bootstrap, repair); they are rare and may be
+ * slow, but never unbounded: a connection recycled under a request drops it without an answer.
+ */
 const ADMIN_TIMEOUT_MS = 2_000;
 const SCAN_COUNT = 1_000;
+/** How many times a repair starts over when a source lost or changed its data during the copy. */
+const REPAIR_ROUNDS = 3;
+
+/**
+ * A node's ready marker, `<cluster id> <max ttl> <incarnation>`: the cluster it belongs to, the
+ * largest lease any node of the cluster accepts (fixed when the cluster was initialised; repair
+ * waits it out), and a random id of this node's current life, new whenever it is marked ready
+ * (initialised or repaired), so that a repair can tell a source that lost its data meanwhile.
+ */
+export interface ReadyMarker {
+  readonly clusterId: string;
+  readonly maxTtl: number;
+  readonly incarnation: string;
+}
+
+export function parseMarker(raw: string): ReadyMarker | undefined {
+  const match = /^(\S+) (\d+) (\S+)$/.exec(raw);
+  if (match === null) return undefined;
+  return { clusterId: match[1] as string, maxTtl: Number(match[2]), incarnation: match[3] as string };
+}
+
+const formatMarker = (clusterId: string, maxTtl: number): string => `${clusterId} ${maxTtl} ${randomUUID().slice(0, 18)}`;
 
 export interface GateSettings {
   readonly prefix: string;
@@ -19,7 +45,10 @@ export interface GateSettings {
 /** What `inspect` saw on one node. */
 export interface NodeState {
   readonly node: string;
-  /** The cluster id in the ready marker; `null` when absent (lost its data), `undefined` when unreachable. */
+  /**
+   * The ready marker, `<cluster id> <max ttl> <incarnation>`; `null` when absent (lost its data),
+   * `undefined` when unreachable.
+   */
   readonly ready: string | null | undefined;
   readonly counters: number | undefined;
 }
@@ -31,9 +60,14 @@ export interface RepairReport {
   readonly counters: number;
   /** Counters it raised on the repaired node. */
   readonly raised: number;
-  /** How long it waited for the node's uptime to pass `maxTtl` + drift. */
+  /**
+   * How long it waited, after the copy, so that `maxTtl` + drift had passed since it found the
+   * marker missing (every lease the node forgot had ended by then).
+   */
   readonly waitedMs: number;
   readonly clusterId: string;
+  /** The cluster's max TTL (from the ready markers) the wait was based on. */
+  readonly maxTtl: number;
   /** True when the node was ready already and nothing was done. */
   readonly alreadyReady: boolean;
 }
@@ -106,13 +140,14 @@ export class ReadyGate {
     for (const node of this.#nodes) {
       if ((await this.#countersOn(node, 1)).length > 0) return false;
     }
+    // One cluster id, the cluster's max TTL (this client's), and an incarnation per node.
     const id = randomUUID();
     const round = quorumRound(
       this.#nodes,
       this.#nodes.length,
       ADMIN_TIMEOUT_MS,
       this.#clock,
-      (node, _, done) => node.send('ready', [this.#key], [id], done),
+      (node, _, done) => node.send('ready', [this.#key], [formatMarker(id, this.#settings.maxTtl)], done),
       () => ({ outcome: 'ok' }),
     );
     return round.decided;
@@ -138,73 +173,124 @@ export class ReadyGate {
   }
 
   async #repair(node: RedisNode): Promise<RepairReport> {
-    const markers = await this.markers();
+    let markers = await this.markers();
+    // The node lost its data before this answer: every lease it forgot was set before now.
+    const missingSince = this.#clock.now();
     const index = this.#nodes.indexOf(node);
     const own = markers[index];
     if (own === undefined) throw new RedfenceError('REPAIR_UNREACHABLE', `Cannot repair ${node.name}: it does not answer.`);
-    if (own !== null) return { node: node.name, counters: 0, raised: 0, waitedMs: 0, clusterId: own, alreadyReady: true };
+    if (own !== null) {
+      const marker = parseMarker(own);
+      return {
+        node: node.name,
+        counters: 0,
+        raised: 0,
+        waitedMs: 0,
+        clusterId: marker?.clusterId ?? own,
+        maxTtl: marker?.maxTtl ?? this.#settings.maxTtl,
+        alreadyReady: true,
+      };
+    }
+    const uptimeS = unsafe.repairWaitByUptime ? await this.#admin(node, node.client.info('server'), 'INFO') : '';
 
-    const uptimeS = await uptimeOf(node);
-    // Written before anything is copied: a restart of the node meanwhile wipes it, and the final
-    // mark refuses to make a node ready that forgot the counters copied onto it.
+    // Written before anything is copied: a restart or flush of the node meanwhile wipes it, and the
+    // final mark refuses to make a node ready that forgot the counters copied onto it.
     const repairId = randomUUID();
-    await node.client.set(this.#repairKey, repairId);
+    await this.#admin(node, node.client.set(this.#repairKey, repairId), 'SET');
     const quorum = Math.floor(this.#nodes.length / 2) + 1;
-    const sources = this.#nodes.filter((_, i) => typeof markers[i] === 'string');
-    const clusterId = markers.find((m): m is string => typeof m === 'string');
-    if (sources.length < quorum || clusterId === undefined) {
-      throw new QuorumError(
-        'repair',
-        [node.name],
-        quorum,
-        this.#nodes.map((n, i) => ({
-          node: n.name,
-          outcome: markers[i] === undefined ? 'timeout' : markers[i] === null ? 'notReady' : 'ok',
-        })),
-        { code: 'REPAIR_QUORUM' },
-      );
+
+    // Copy from a majority of ready nodes, then check that each kept the marker it had when the
+    // copy began: a source that lost its data during its scan (its marker is gone, or new after a
+    // repair of its own) may have been copied empty. Then start over with the nodes ready now.
+    // Counters are only ever raised on the target, so what an earlier round copied never hurts.
+    let highest = new Map<string, string>();
+    let raised = 0;
+    for (let round = 1; ; round += 1) {
+      const sources = this.#nodes.flatMap((_, i) => (i !== index && typeof markers[i] === 'string' ? [i] : []));
+      if (sources.length < quorum) throw this.#repairQuorumError(node, quorum, markers);
+      const chosen = sources.slice(0, quorum);
+      highest = new Map<string, string>();
+      for (const i of chosen) {
+        for (const [key, value] of await this.#countersOn(this.#nodes[i] as RedisNode)) {
+          const seen = highest.get(key);
+          if (seen === undefined || greater(value, seen)) highest.set(key, value);
+        }
+      }
+      raised += await this.#copyCounters(node, highest);
+      if (unsafe.repairNoRecheck) break;
+      const after = await this.markers();
+      const changed = chosen.filter((i) => after[i] !== markers[i]);
+      if (changed.length === 0) break;
+      if (round === REPAIR_ROUNDS) {
+        throw new RedfenceError(
+          'REPAIR_SOURCES_CHANGED',
+          `Cannot repair ${node.name}: ${changed.map((i) => this.#nodes[i]?.name).join(', ')} lost or changed ` +
+            `their data while being copied, ${REPAIR_ROUNDS} times; repair it again once the other nodes are stable.`,
+        );
+      }
+      markers = after;
     }
 
-    // Every counter present on a majority for the whole scan; the per-key maximum over them.
-    const highest = new Map<string, string>();
-    for (const source of sources.slice(0, quorum)) {
-      for (const [key, value] of await this.#countersOn(source)) {
-        const seen = highest.get(key);
-        if (seen === undefined || greater(value, seen)) highest.set(key, value);
-      }
+    const ready = markers.flatMap((m) => (typeof m === 'string' ? [parseMarker(m)] : []));
+    const clusterId = ready.find((m) => m !== undefined)?.clusterId;
+    if (clusterId === undefined) throw this.#repairQuorumError(node, quorum, markers);
+    // The cluster's max TTL lives on the nodes, whichever client repairs: wait at least that long.
+    const clusterMaxTtl = Math.max(0, ...ready.map((m) => m?.maxTtl ?? 0));
+    const maxTtl = unsafe.ownMaxTtl ? this.#settings.maxTtl : Math.max(clusterMaxTtl, this.#settings.maxTtl);
+    const waitedMs = unsafe.repairWaitByUptime
+      ? await this.#waitFor(this.#clock.now(), this.#waitMs(maxTtl) + 1_000 - Number(/uptime_in_seconds:(\d+)/.exec(uptimeS)?.[1] ?? 0) * 1_000)
+      : await this.#waitFor(missingSince, this.#waitMs(maxTtl));
+    const marker = await this.#admin(
+      node,
+      node.run('ready', [this.#key, this.#repairKey], [formatMarker(clusterId, clusterMaxTtl || maxTtl), repairId]),
+      'ready',
+    );
+    if (typeof marker !== 'string' || parseMarker(marker)?.clusterId !== clusterId) {
+      throw new RedfenceError('REPAIR_RESTARTED', `${node.name} restarted or lost its data during its repair; repair it again.`);
     }
+    return { node: node.name, counters: highest.size, raised, waitedMs, clusterId, maxTtl, alreadyReady: false };
+  }
+
+  #repairQuorumError(node: RedisNode, quorum: number, markers: readonly (string | null | undefined)[]): QuorumError {
+    return new QuorumError(
+      'repair',
+      [node.name],
+      quorum,
+      this.#nodes.map((n, i) => ({
+        node: n.name,
+        outcome: markers[i] === undefined ? 'timeout' : markers[i] === null ? 'notReady' : 'ok',
+      })),
+      { code: 'REPAIR_QUORUM' },
+    );
+  }
+
+  /** Raises the counters on the node being repaired (set-if-greater), in batches; resolves with how many rose. */
+  async #copyCounters(node: RedisNode, highest: ReadonlyMap<string, string>): Promise<number> {
     let raised = 0;
     const entries = [...highest];
     for (let i = 0; i < entries.length; i += SCAN_COUNT) {
       const batch = entries.slice(i, i + SCAN_COUNT);
-      raised += Number(
-        await node.run(
-          'repairCounters',
-          [this.#key, ...batch.map(([key]) => key)],
-          batch.map(([, value]) => value),
-        ),
-      );
+      const reply = node.run('repairCounters', [this.#key, ...batch.map(([key]) => key)], batch.map(([, value]) => value));
+      raised += Number(await this.#admin(node, reply, 'repairCounters'));
     }
-
-    const waitedMs = await this.#waitOutForgottenLocks(uptimeS);
-    const marker = await node.run('ready', [this.#key, this.#repairKey], [clusterId, repairId]);
-    if (marker !== clusterId) {
-      throw new RedfenceError('REPAIR_RESTARTED', `${node.name} restarted during its repair; repair it again.`);
-    }
-    return { node: node.name, counters: highest.size, raised, waitedMs, clusterId, alreadyReady: false };
+    return raised;
   }
 
-  /**
-   * Waits until the node has been up longer than `maxTtl` + drift, so that every lock it forgot
-   * has expired; resolves with the time waited.
-   */
-  async #waitOutForgottenLocks(uptimeS: number): Promise<number> {
-    const { maxTtl, driftFactor } = this.#settings;
-    // + 1 s: uptime_in_seconds is a difference of two truncated seconds, so it can read up to 1 s high.
-    const neededMs = maxTtl + maxTtl * driftFactor + 2 + 1_000;
-    const waitMs = Math.max(0, Math.ceil(neededMs - uptimeS * 1_000));
+  /** `maxTtl` plus its drift allowance: how long a lease granted before a data loss may still be trusted. */
+  #waitMs(maxTtl: number): number {
+    return maxTtl + maxTtl * this.#settings.driftFactor + 2;
+  }
+
+  /** Waits until `ms` have passed since `since` (monotonic); resolves with the time waited now. */
+  async #waitFor(since: number, ms: number): Promise<number> {
+    const waitMs = Math.max(0, Math.ceil(since + ms - this.#clock.now()));
     if (waitMs > 0) await sleep(this.#clock, waitMs);
     return waitMs;
+  }
+
+  /** One admin request to `node`, bounded by ADMIN_TIMEOUT_MS. */
+  #admin<T>(node: RedisNode, request: Promise<T>, what: string): Promise<T> {
+    return bounded(this.#clock, ADMIN_TIMEOUT_MS, request, `${node.name} ${what}`);
   }
 
   /** The fencing counters on `node` (a full SCAN), as [key, value] pairs; at most `limit` of them. */
@@ -214,13 +300,11 @@ export class ReadyGate {
     for (const client of clients) {
       let cursor = '0';
       do {
-        const [next, keys] = (await client.scan(cursor, 'MATCH', counterPattern(this.#settings.prefix), 'COUNT', SCAN_COUNT)) as [
-          string,
-          string[],
-        ];
+        const scan = client.scan(cursor, 'MATCH', counterPattern(this.#settings.prefix), 'COUNT', SCAN_COUNT);
+        const [next, keys] = (await this.#admin(node, scan, 'SCAN')) as [string, string[]];
         cursor = next;
         if (keys.length > 0) {
-          const values = await Promise.all(keys.map((k) => client.get(k)));
+          const values = await this.#admin(node, Promise.all(keys.map((k) => client.get(k))), 'GET');
           for (const [i, key] of keys.entries()) {
             const value = values[i];
             if (typeof value === 'string') found.push([key, value]);
@@ -231,10 +315,4 @@ export class ReadyGate {
     }
     return found;
   }
-}
-
-/** The server's uptime in whole seconds (rounded down), from INFO server. */
-async function uptimeOf(node: RedisNode): Promise<number> {
-  const info = String(await node.client.info('server'));
-  return Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
 }

@@ -15,9 +15,15 @@ export interface ResourceKeys {
   readonly counters: readonly string[];
   /** KEYS of the fence round (raiseFence): leases, counters. */
   readonly fence: readonly string[];
-  /** KEYS of the acquire script on a gated node: leases, then the ready key. */
-  readonly acquireGated: readonly string[];
+  /** KEYS of acquire and extend on a gated node: leases, then the ready key. */
+  readonly gated: readonly string[];
 }
+
+/**
+ * The most resources one lock may have: the scripts pass a lock's keys to single Redis calls, and
+ * Lua's `unpack` fails at a few thousand values. Checked before anything is sent.
+ */
+export const MAX_RESOURCES = 1_000;
 
 /**
  * One key of a resource: `lk` lease, `fc` fencing counter, `q` waiter queue (ticket → arrival),
@@ -33,7 +39,7 @@ export function resourceKeys(prefix: string, resources: readonly string[]): Reso
     locks,
     counters,
     fence: [...locks, ...counters],
-    acquireGated: [...locks, readyKey(prefix)],
+    gated: [...locks, readyKey(prefix)],
   };
 }
 

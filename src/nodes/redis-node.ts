@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { InvalidOptionsError } from '../errors.js';
 import { type LuaScriptName, luaScripts } from '../generated/lua-scripts.js';
 import type { Clock } from '../clock.js';
+import { unsafe } from '../unsafe.js';
 
 /** What a node can be given as: an ioredis client or Cluster, a `redis://` URL, or ioredis options. */
 export type NodeInput = Redis | Cluster | string | RedisOptions;
@@ -34,11 +35,22 @@ const OWNED_CONNECTION_OPTIONS: RedisOptions = {
   retryStrategy: (attempt: number) => Math.min(attempt * 20, 500),
 };
 
+/** A request's connection closed before its reply (ioredis may never settle such a request). */
+class ConnectionClosedError extends Error {
+  override readonly name = 'ConnectionClosedError';
+}
+
 function isClient(value: unknown): value is Client {
   if (value instanceof Redis || value instanceof Cluster) return true;
   // Another copy of ioredis (a different version in node_modules) fails instanceof; accept its shape.
   const v = value as Partial<Redis> | null;
   return typeof v === 'object' && v !== null && typeof v.defineCommand === 'function' && typeof v.evalsha === 'function';
+}
+
+/** The `keyPrefix` an ioredis client or Cluster adds to every key, if any. */
+function keyPrefixOf(client: Client): string | undefined {
+  const options = client.options as { keyPrefix?: string; redisOptions?: { keyPrefix?: string } };
+  return options.keyPrefix || options.redisOptions?.keyPrefix || undefined;
 }
 
 function nameOf(client: Client): string {
@@ -69,6 +81,13 @@ export class RedisNode {
   #corked: Writable | undefined;
   #inFlight = 0;
   #wasReady = false;
+  /** Requests sent and not yet answered: failed when the connection closes (ioredis may drop them). */
+  readonly #pending = new Set<Done>();
+  /** The server's `run_id` on the current connection (learned before its first reply counts). */
+  #identity: string | undefined;
+  /** Bumped on every close: an identity learned on an older connection is ignored. */
+  #epoch = 0;
+  #identifying = false;
 
   constructor(
     input: NodeInput,
@@ -99,9 +118,53 @@ export class RedisNode {
     }
     this.isCluster = this.client instanceof Cluster || (this.client as { isCluster?: boolean }).isCluster === true;
     this.name = nameOf(this.client);
+    const keyPrefix = keyPrefixOf(this.client);
+    if (keyPrefix !== undefined && !unsafe.acceptKeyPrefix) {
+      if (this.owned) this.client.disconnect();
+      throw new InvalidOptionsError(
+        `Expected \`nodes[${index}]\` to have no \`keyPrefix\`, got \`'${keyPrefix}'\`: redfence's scripts and its repair ` +
+          'must see the same key names. Use the `prefix` option of the Redlock instead.',
+      );
+    }
     if (this.owned) this.client.on('error', (error: Error) => onError(this, 'connection', error));
     if (this.client.status === 'ready') this.#wasReady = true;
     else this.client.once('ready', () => (this.#wasReady = true));
+    this.client.on('close', () => {
+      this.#epoch += 1;
+      this.#identity = undefined;
+      this.#identifying = false;
+      // With autoResendUnfulfilledCommands off (redfence's own connections), ioredis drops the
+      // requests that were in flight without settling them: settle them here, once.
+      if (this.#pending.size > 0) {
+        const error = new ConnectionClosedError(`${this.name}: the connection closed before the reply`);
+        for (const settle of [...this.#pending]) settle(error);
+      }
+    });
+  }
+
+  /**
+   * The server behind this node (its `run_id`), once learned on the current connection: an INFO
+   * sent ahead of the first request on each connection, so it is known before any reply arrives.
+   * Two nodes with the same identity are one server. `undefined` before that, and on a Cluster.
+   */
+  get identity(): string | undefined {
+    return this.#identity;
+  }
+
+  #identify(): void {
+    this.#identifying = true;
+    const epoch = this.#epoch;
+    this.client.info('server').then(
+      (text) => {
+        if (epoch !== this.#epoch) return;
+        this.#identity = /run_id:(\w+)/.exec(String(text))?.[1] ?? `unknown:${this.name}`;
+      },
+      () => {
+        // INFO refused (an ACL without +info): the node cannot be told apart from the others.
+        // (A broken connection bumps the epoch, and the next connection tries again.)
+        if (epoch === this.#epoch) this.#identity = `unknown:${this.name}`;
+      },
+    );
   }
 
   /**
@@ -131,12 +194,16 @@ export class RedisNode {
         else process.nextTick(this.#uncork);
       }
     }
+    if (this.#identity === undefined && !this.#identifying && !this.isCluster) this.#identify();
     this.#inFlight += 1;
-    sendScript(this.client, script, keys, args, (error, reply) => {
+    const settle: Done = (error, reply) => {
+      if (!this.#pending.delete(settle)) return;
       this.#inFlight -= 1;
-      this.#lastReplyAt = this.#clock.now();
+      if (!(error instanceof ConnectionClosedError)) this.#lastReplyAt = this.#clock.now();
       done(error, reply);
-    });
+    };
+    this.#pending.add(settle);
+    sendScript(this.client, script, keys, args, settle);
   }
 
   /** {@link RedisNode.send} as a promise, for the calls that are not on the hot path. */

@@ -106,13 +106,7 @@ export class Lock implements AsyncDisposable, Disposable {
    * @throws {InvalidOptionsError} a bad `ttl`.
    */
   async extend(ttl: number = this.ttl): Promise<this> {
-    if (this.remainingMs() <= 0) {
-      throw new LockExpiredError(
-        this.resources,
-        `Cannot extend the lock on ${this.resources.map((r) => `\`${r}\``).join(', ')}: it ` +
-          `${this.#releasing ? 'was released' : 'expired'}; acquire it again.`,
-      );
-    }
+    this.#assertExtendable();
     let validity: Validity;
     try {
       validity = await this.#host.extendLock(this, ttl);
@@ -121,7 +115,12 @@ export class Lock implements AsyncDisposable, Disposable {
       this.#lose(error);
       throw error;
     }
-    if (this.#ended !== undefined) return this;
+    // Lost or released while the extension was on its way: it does not bring the lock back.
+    if (this.#ended !== undefined) {
+      const reason = this.#reason();
+      if (reason.reason !== 'released') throw reason;
+      this.#assertExtendable();
+    }
     this.#validUntil = validity.until;
     this.#deadline = validity.deadline;
     if (this.#expiryTimer !== undefined) this.#armExpiry();
@@ -148,6 +147,27 @@ export class Lock implements AsyncDisposable, Disposable {
   /** Starts the release without waiting for it (`using`, not `await using`). */
   [Symbol.dispose](): void {
     void this.release();
+  }
+
+  /**
+   * A lost lock throws its {@link LockLostError}; a released or expired one a
+   * {@link LockExpiredError}.
+   */
+  #assertExtendable(): void {
+    const ended = this.#ended;
+    if (ended instanceof LockLostError && ended.reason === 'extendFailed') throw ended;
+    if (this.#ended !== undefined || this.remainingMs() <= 0) {
+      throw new LockExpiredError(
+        this.resources,
+        `Cannot extend the lock on ${this.resources.map((r) => `\`${r}\``).join(', ')}: it ` +
+          `${this.#releasing ? 'was released' : 'expired'}; acquire it again.`,
+      );
+    }
+  }
+
+  /** @internal Ends a lock its caller never received (an aborted acquire): no event, no timers. */
+  discard(): void {
+    this.#end('released');
   }
 
   /** @internal Marks the lock lost (extension failed, another owner seen): aborts the signal. */

@@ -12,7 +12,16 @@ import {
 } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
 import { type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
-import { acquireArgs, assertOneSlot, leaveArgs, releaseArgs, type ResourceKeys, resourceKeys, wakePrefix } from '../nodes/keys.js';
+import {
+  acquireArgs,
+  assertOneSlot,
+  leaveArgs,
+  MAX_RESOURCES,
+  releaseArgs,
+  type ResourceKeys,
+  resourceKeys,
+  wakePrefix,
+} from '../nodes/keys.js';
 import { type NodeInput, RedisNode } from '../nodes/redis-node.js';
 import { abortSignal, resourceList } from '../options.js';
 import { Lock, type LockHost, type Validity } from './lock.js';
@@ -125,6 +134,8 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   #notifier: ReleaseNotifier | undefined;
   #wallOffset: number | undefined;
   #closed = false;
+  /** Set once two nodes turned out to be one server: every later call fails with it. */
+  #duplicate: InvalidOptionsError | undefined;
 
   /**
    * @param nodes ioredis clients or Clusters, `redis://` URLs, or ioredis options — one per
@@ -149,7 +160,20 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     const onError = (node: RedisNode, operation: string, error: Error): void => {
       this.emit('nodeError', { node: node.name, operation, error });
     };
-    const built = nodes.map((input, i) => new RedisNode(input, i, this.clock, onError));
+    const built: RedisNode[] = [];
+    try {
+      for (const [i, input] of nodes.entries()) {
+        if (typeof input === 'object' && input !== null && nodes.indexOf(input) !== i) {
+          throw new InvalidOptionsError(`Expected distinct nodes, got the same client object as \`nodes[${nodes.indexOf(input)}]\` and \`nodes[${i}]\``);
+        }
+        built.push(new RedisNode(input, i, this.clock, onError));
+      }
+    } catch (error) {
+      void Promise.all(built.map((n) => n.close()));
+      throw error;
+    }
+    // The same server under another name (`localhost` and `127.0.0.1`, two clients) is found when
+    // the nodes connect: see #checkDistinct.
     const names = new Set<string>();
     for (const node of built) {
       if (!node.owned) continue;
@@ -301,17 +325,37 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       this.quorum,
       grant.settings.nodeTimeout,
       this.clock,
-      (node, _, done) => node.send('extend', grant.keys.locks, [grant.owner, leaseMs], done),
-      (reply) => ({ outcome: reply === 1 ? 'ok' : 'held' }),
+      (node, i, done) => node.send('extend', this.#gated[i] === true ? grant.keys.gated : grant.keys.locks, [grant.owner, leaseMs], done),
+      classifyExtend,
     );
-    if (await round.decided) {
+    const decided = await round.decided;
+    this.#checkDistinct();
+    // A node that reports another owner means the lock can no longer be trusted, even while a
+    // quorum still confirms it (DESIGN §3.1); also when that answer comes after the decision.
+    if (decided && !round.replies.some(otherOwner)) {
       const until = validUntil(started, leaseMs, grant.settings.driftFactor);
-      if (until > this.clock.now()) return until;
+      if (until > this.clock.now()) {
+        void round.done.then(() => {
+          if (round.replies.some(otherOwner)) lock.lose(this.#lost(lock, round.replies, 'a node reports another owner'));
+        });
+        return until;
+      }
     }
     await round.done;
-    const cause = new QuorumError('extend', lock.resources, this.quorum, reportsOf(this.nodes, round.replies));
+    // Refused before anything changed: the lock is as it was.
+    const max = decided ? undefined : ttlLimitOf(round.replies);
+    if (max !== undefined) throw ttlTooLong(leaseMs, max);
     void this.#release(grant).catch(() => undefined);
-    throw new LockLostError(lock.resources, 'extendFailed', 'a quorum did not confirm the extension in time', { cause });
+    throw this.#lost(
+      lock,
+      round.replies,
+      round.replies.some(otherOwner) ? 'a node reports another owner' : 'a quorum did not confirm the extension in time',
+    );
+  }
+
+  #lost(lock: Lock, replies: readonly (Reply<string> | undefined)[], why: string): LockLostError {
+    const cause = new QuorumError('extend', lock.resources, this.quorum, reportsOf(this.nodes, replies));
+    return new LockLostError(lock.resources, 'extendFailed', why, { cause });
   }
 
   /** @internal */
@@ -346,10 +390,14 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     retry: boolean,
   ): Promise<Lock> {
     const resources = resourceList('resources', resourcesInput);
+    if (resources.length > MAX_RESOURCES) {
+      throw new InvalidOptionsError(`Expected at most ${MAX_RESOURCES} resources in one lock, got ${resources.length}`);
+    }
     const settings = this.#settingsFor(options);
     const ttl = checkTtl(ttlInput, settings);
     const signal = abortSignal('signal', options?.signal);
     if (this.#closed) throw new InvalidOptionsError('This Redlock was closed with quit()');
+    if (this.#duplicate !== undefined) throw this.#duplicate;
     const keys = resourceKeys(settings.prefix, resources);
     if (resources.length > 1 && this.nodes.some((n) => n.isCluster)) assertOneSlot(resources, keys);
     signal?.throwIfAborted();
@@ -396,8 +444,19 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
             throw first; // the first attempt's failure, replayed so that p-retry handles its wait
           }
           const granted = ticket.watch?.grants();
-          if (granted !== undefined) return this.#handedOver(resources, keys, ttl, settings, ticket, granted);
-          return this.#attempt(resources, keys, ttl, settings, ticket);
+          const attempt =
+            granted !== undefined
+              ? this.#handedOver(resources, keys, ttl, settings, ticket, granted)
+              : this.#attempt(resources, keys, ttl, settings, ticket);
+          return attempt.then((result) => {
+            // Aborted while this attempt succeeded: p-retry has rejected already, and nobody
+            // will see this lock. End it quietly (no timer, no lockLost) and give it back.
+            if (signal?.aborted === true) {
+              this.#discard(result[0]);
+              throw signal.reason;
+            }
+            return result;
+          });
         },
         {
           retries: settings.retryCount,
@@ -458,7 +517,10 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     for (let bootstrapped = false; ; bootstrapped = true) {
       // Unique per attempt, and carrying the ticket: a later attempt of the same acquire may take
       // over what an earlier one left behind (see acquire.lua).
-      ticket.watch?.attempting();
+      // Wake-ups and hand-overs heard so far were sent before this attempt reached the nodes: it
+      // takes over or is blocked by whatever they announced, and only later ones can count.
+      if (ticket.watch !== undefined) ticket.watch.attempting();
+      else this.#notifier?.forget(ticket.id);
       const owner = `${ticket.id}:${(ticket.attempts += 1)}`;
       const started = this.clock.now();
       if (ticket.attempts === 1) ticket.firstStarted = started;
@@ -470,13 +532,18 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
         this.quorum,
         settings.nodeTimeout,
         this.clock,
-        (node, i, done) => node.send('acquire', this.#gated[i] === true ? keys.acquireGated : keys.locks, args, done),
+        (node, i, done) => node.send('acquire', this.#gated[i] === true ? keys.gated : keys.locks, args, done),
         classifyAcquire,
       );
       ticket.replies = round.replies;
       const grant: Grant = { owner, keys, settings };
       let failure: 'quorum' | 'fence' = 'quorum';
-      if (await round.decided) {
+      const decided = await round.decided;
+      if (decided && this.#duplicateNodes() !== undefined) {
+        void this.#release(grant, this.nodes, true);
+        this.#checkDistinct();
+      }
+      if (decided) {
         const { token, committed, slowPath } = await commitToken(
           this.nodes,
           round.replies,
@@ -512,6 +579,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       });
       if (undo.length > 0) void this.#release(grant, undo, true);
       await round.done;
+      this.#checkDistinct();
+      const max = ttlLimitOf(round.replies);
+      if (max !== undefined) throw ttlTooLong(lease, max);
       const reports = reportsOf(this.nodes, round.replies);
       if (reports.some((r) => r.outcome === 'notReady')) {
         if (!bootstrapped && (await this.#gate.bootstrap())) continue;
@@ -536,6 +606,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     ticket: Ticket,
     granted: ReadonlyMap<number, string>,
   ): Promise<[lock: Lock, slowPath: boolean]> {
+    this.#checkDistinct();
     const validity = this.#validity(ticket.firstStarted, ttl, settings);
     if (validity.until - this.clock.now() >= leaseFor(ttl, settings) / 2) {
       const owner = `${ticket.id}:g`;
@@ -621,6 +692,42 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     return lock;
   }
 
+  /** Ends a lock nobody will see, without events, and releases it on the nodes. */
+  #discard(lock: Lock): void {
+    lock.discard();
+    void this.#release(this.#grant(lock));
+  }
+
+  /** Two nodes whose connections reached the same server (same `run_id`), if any. */
+  #duplicateNodes(): [RedisNode, RedisNode] | undefined {
+    for (let i = 0; i < this.nodes.length; i += 1) {
+      const a = this.nodes[i] as RedisNode;
+      if (a.identity === undefined) continue;
+      for (let j = i + 1; j < this.nodes.length; j += 1) {
+        const b = this.nodes[j] as RedisNode;
+        if (b.identity === a.identity) return [a, b];
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Throws {@link InvalidOptionsError} (now and on every later call) once two nodes turned out to
+   * be one server. Each node learns its server's identity before its first reply arrives, so two
+   * votes of one server are caught in the round where both are cast, before they count.
+   */
+  #checkDistinct(): void {
+    if (this.#duplicate === undefined) {
+      const pair = this.#duplicateNodes();
+      if (pair === undefined) return;
+      this.#duplicate = new InvalidOptionsError(
+        `Expected distinct nodes, but \`${pair[0].name}\` and \`${pair[1].name}\` are the same Redis server ` +
+          `(run_id ${pair[0].identity}): one server would count twice toward a quorum. Give each node its own server.`,
+      );
+    }
+    throw this.#duplicate;
+  }
+
   #grant(lock: Lock): Grant {
     const grant = this.#grants.get(lock);
     if (grant === undefined) throw new InvalidOptionsError('This lock was not granted by this Redlock');
@@ -650,10 +757,37 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   }
 }
 
+/** ok: the token the node moved to; held: the node's counter when it answered (see ReleaseWatch). */
 function classifyAcquire(reply: unknown): Reply<string> {
   if (Array.isArray(reply) && reply[0] === 1) return { outcome: 'ok', value: String(reply[1]) };
-  if (Array.isArray(reply) && reply[0] === 0) return { outcome: 'held' };
+  if (Array.isArray(reply) && reply[0] === 0) return { outcome: 'held', value: String(reply[2] ?? '0') };
   return { outcome: 'error', error: `unexpected reply ${JSON.stringify(reply)}` };
+}
+
+/** extend.lua: 1 extended, 0 the lease is gone (expired), -1 another owner holds it. */
+function classifyExtend(reply: unknown): Reply<string> {
+  if (reply === 1) return { outcome: 'ok' };
+  if (reply === -1) return { outcome: 'held', error: 'another owner holds the lease' };
+  return { outcome: 'error', error: 'the lease is gone (expired)' };
+}
+
+const otherOwner = (reply: Reply<string> | undefined): boolean => reply?.outcome === 'held';
+
+/** The cluster's max TTL, when a node refused a lease above it (`TTLTOOLONG <max>`). */
+function ttlLimitOf(replies: readonly (Reply<string> | undefined)[]): number | undefined {
+  for (const reply of replies) {
+    const match = /TTLTOOLONG (\d+)/.exec(reply?.error ?? '');
+    if (match !== null) return Number(match[1]);
+  }
+  return undefined;
+}
+
+function ttlTooLong(lease: number, max: number): InvalidOptionsError {
+  return new InvalidOptionsError(
+    `Expected a lease of at most the cluster's \`maxTtl\` (${max} ms), got \`${lease}\`: the nodes keep the \`maxTtl\` of ` +
+      'the client that initialised them, and refuse longer leases (a repair waits only that long). ' +
+      'Use the same `maxTtl` in every client, or a shorter TTL with auto-extension (`using`).',
+  );
 }
 
 /** "Held" when a quorum answered but other owners blocked it; otherwise too few nodes answered. */

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { greater } from '../fencing/fencing-counter.js';
 import type { RedisNode } from '../nodes/redis-node.js';
+import { unsafe } from '../unsafe.js';
 import type { Reply } from './quorum-round.js';
 
 /** Wake-ups remembered for tickets that are not (yet) watching. */
@@ -72,6 +73,14 @@ export class ReleaseNotifier {
     return this.#subscribed;
   }
 
+  /**
+   * Drops what was heard for `ticket` while nobody watched: an attempt is about to be sent, and
+   * whatever those messages announced was sent before it reached the nodes.
+   */
+  forget(ticket: string): void {
+    this.#recent.delete(ticket);
+  }
+
   /** @internal */
   unwatch(watch: ReleaseWatch): void {
     if (this.#watches.get(watch.ticket) === watch) this.#watches.delete(watch.ticket);
@@ -118,8 +127,11 @@ export class ReleaseNotifier {
   }
 }
 
-/** What a node last said to this ticket's attempt, which decides whether a later hand-over counts. */
-type Seen = { readonly kind: 'held' } | { readonly kind: 'locked'; readonly token: string } | { readonly kind: 'unknown' };
+/**
+ * What a node last said to this ticket's attempt, which decides whether a later hand-over counts:
+ * "held" with the node's counter at that moment, or "locked" with the token the attempt moved it to.
+ */
+type Seen = { readonly kind: 'held' | 'locked'; readonly counter: string } | { readonly kind: 'unknown' };
 
 /**
  * One acquire's wait for its turn. It also collects the hand-over grants addressed to its ticket:
@@ -172,17 +184,20 @@ export class ReleaseWatch {
   }
 
   /**
-   * Records what each node answered to the attempt that just failed. A hand-over grant from a node
-   * heard since the attempt was sent counts only if the node's lease changed hands after that
-   * answer: the node said "held", or it locked for the attempt with a lower token (the attempt's
-   * undo removed that lease, and the grant is newer). A grant older than the attempt was taken
-   * over by it and undone with it; a node that did not answer may have done either, so its grants
-   * do not count until the next attempt.
+   * Records what each node answered to the attempt that just failed. A hand-over grant counts only
+   * if it provably happened after that answer: its token is above the counter the node reported
+   * then ("held" carries the node's counter; "locked" the token the attempt moved it to, whose
+   * lease the attempt's undo removed). A node moves its counter up with every hand-over and never
+   * down, so a grant announced with a token at or below that counter is older than the answer:
+   * the attempt took it over (and its undo deleted it), or someone else's grant followed it —
+   * however late its announcement arrives. A node that did not answer may have done either, so
+   * its grants do not count until the next attempt.
    */
   attempted(replies: readonly (Reply<string> | undefined)[]): void {
     this.#seen = replies.map((reply): Seen => {
-      if (reply?.outcome === 'held') return { kind: 'held' };
-      if (reply?.outcome === 'ok' && reply.value !== undefined) return { kind: 'locked', token: reply.value };
+      if ((reply?.outcome === 'held' || reply?.outcome === 'ok') && reply.value !== undefined) {
+        return { kind: reply.outcome === 'ok' ? 'locked' : 'held', counter: reply.value };
+      }
       return { kind: 'unknown' };
     });
   }
@@ -197,7 +212,8 @@ export class ReleaseWatch {
     const counted = new Map<number, string>();
     for (const [node, token] of this.#grants) {
       const seen = this.#seen[node];
-      if (seen?.kind === 'held' || (seen?.kind === 'locked' && greater(token, seen.token))) counted.set(node, token);
+      if (seen === undefined || seen.kind === 'unknown') continue;
+      if (greater(token, seen.counter) || (seen.kind === 'held' && unsafe.staleHandOver)) counted.set(node, token);
     }
     return counted;
   }

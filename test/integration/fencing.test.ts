@@ -161,7 +161,7 @@ describe('ready gate and repair', () => {
     const report = await Promise.race([repaired, delay(5_000).then(() => assert.fail('not repaired within 5 s'))]);
     assert.equal(report.node, redlock.nodes[3]?.name);
     const marker = await env.clients()[3]?.get(`${redlock.settings.prefix}__ready`);
-    assert.equal(marker, report.clusterId);
+    assert.match(marker ?? '', new RegExp(`^${report.clusterId} 500 \\S+$`), 'cluster id, max TTL, a new incarnation');
   });
 
   test('a new cluster is initialised only when every node answers', async () => {
@@ -176,8 +176,10 @@ describe('ready gate and repair', () => {
     const lock = await redlock.acquire('fresh', 500);
     await lock.release();
     const markers = await Promise.all(env.clients().map((c) => c.get(`${redlock.settings.prefix}__ready`)));
-    assert.equal(new Set(markers).size, 1);
-    assert.notEqual(markers[0], null);
+    const parts = markers.map((m) => (m ?? '').split(' '));
+    assert.equal(new Set(parts.map((p) => p[0])).size, 1, 'one cluster id');
+    assert.deepEqual(new Set(parts.map((p) => p[1])), new Set([String(redlock.settings.maxTtl)]), "the cluster's max TTL");
+    assert.equal(new Set(parts.map((p) => p[2])).size, 5, 'an incarnation per node');
   });
 
   test('acquire refuses TTLs above maxTtl', async () => {

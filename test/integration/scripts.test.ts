@@ -36,7 +36,7 @@ const settle = () => new Promise((r) => setTimeout(r, 50));
 test('a later attempt of the same acquire takes over what an earlier attempt left; others are blocked', async () => {
   const { redis, keys, acquire } = setup();
   await redis.set(keys.locks[0] ?? '', 'c/1/0:1', 'PX', 5_000);
-  assert.deepEqual(await acquire('c/2/0:1'), [0, 1], 'another acquire is blocked');
+  assert.deepEqual((await acquire('c/2/0:1')).slice(0, 2), [0, 1], 'another acquire is blocked');
   const [locked, token] = await acquire('c/1/0:2');
   assert.equal(locked, 1);
   assert.equal(token, FLOOR);
@@ -47,13 +47,13 @@ test('the head of the queue goes first; a quiet undo keeps the waiter queued and
   const { redis, keys, queue, acquire, release, listen } = setup();
   using channel = await listen();
   assert.equal((await acquire('c/1/0:1'))[0], 1);
-  assert.deepEqual(await acquire('c/2/0:1', 1_000, '10'), [0, 1], 'A queues');
-  assert.deepEqual(await acquire('c/3/0:1', 1_000, '20'), [0, 1], 'B queues behind A');
+  assert.deepEqual((await acquire('c/2/0:1', 1_000, '10')).slice(0, 2), [0, 1], 'A queues');
+  assert.deepEqual((await acquire('c/3/0:1', 1_000, '20')).slice(0, 2), [0, 1], 'B queues behind A');
   await release('c/1/0:1');
   await settle();
   assert.deepEqual(channel.messages, ['c/2/0|c/1/0:1|'], 'only the head is told (a reservation: no token)');
   assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/2/0:handoff');
-  assert.deepEqual(await acquire('c/3/0:2', 1_000, '20'), [0, 1], 'B may not jump ahead of A');
+  assert.deepEqual((await acquire('c/3/0:2', 1_000, '20')).slice(0, 2), [0, 1], 'B may not jump ahead of A');
   assert.equal((await acquire('c/2/0:2', 1_000, '10'))[0], 1, 'A, the head, takes the reservation over');
   assert.deepEqual(await redis.zrange(queue, 0, -1), ['c/3/0'], 'A left the queue');
   await release('c/2/0:2', true);
@@ -66,7 +66,7 @@ test('a single-resource waiter is granted the lease on release, with the next to
   const { redis, keys, queue, acquire, release, listen } = setup('grant');
   using channel = await listen();
   assert.deepEqual(await acquire('c/1/0:1'), [1, FLOOR]);
-  assert.deepEqual(await acquire('c/2/7000:1', 1_000, '10'), [0, 1], 'A (one resource, TTL 7000) queues');
+  assert.deepEqual((await acquire('c/2/7000:1', 1_000, '10')).slice(0, 2), [0, 1], 'A (one resource, TTL 7000) queues');
   await release('c/1/0:1', false, '900');
   await settle();
   const next = (BigInt(FLOOR) + 1n).toString();
@@ -88,10 +88,10 @@ test('a single-resource waiter is granted the lease on release, with the next to
 test('an expired ticket at the head no longer blocks, and leaving the queue wakes the next waiter', async () => {
   const { redis, keys, acquire } = setup();
   assert.equal((await acquire('c/1/0:1'))[0], 1);
-  assert.deepEqual(await acquire('c/2/0:1', 50, '10'), [0, 1]);
-  assert.deepEqual(await acquire('c/3/0:1', 5_000, '20'), [0, 1]);
+  assert.deepEqual((await acquire('c/2/0:1', 50, '10')).slice(0, 2), [0, 1]);
+  assert.deepEqual((await acquire('c/3/0:1', 5_000, '20')).slice(0, 2), [0, 1]);
   await redis.del(keys.locks[0] ?? '');
-  assert.deepEqual(await acquire('c/3/0:2', 5_000, '20'), [0, 1], 'A is still the head');
+  assert.deepEqual((await acquire('c/3/0:2', 5_000, '20')).slice(0, 2), [0, 1], 'A is still the head');
   await new Promise((r) => setTimeout(r, 80));
   assert.equal((await acquire('c/3/0:3', 5_000, '20'))[0], 1, 'A expired: B goes');
 
@@ -128,7 +128,11 @@ test('counters ahead of the floor: every key of a grant moves to the largest + 1
   assert.deepEqual(await runScript(redis, 'acquire', one.locks, args), [1, '9007199254740994']);
   assert.deepEqual(await runScript(redis, 'acquire', one.locks, args), [1, '9007199254740994'], 'replayed');
   assert.equal(await redis.get(one.counters[0] ?? ''), '9007199254740994');
-  assert.deepEqual(await runScript(redis, 'acquire', one.locks, [acquireArgs('c/4/5000:1', 5_000, FLOOR, '1', 0)]), [0, 1], 'held');
+  assert.deepEqual(
+    await runScript(redis, 'acquire', one.locks, [acquireArgs('c/4/5000:1', 5_000, FLOOR, '1', 0)]),
+    [0, 1, '9007199254740994'],
+    'held, with the counter as it is now',
+  );
   assert.equal(await redis.get(one.locks[0] ?? ''), 'c/3/5000:1');
 });
 
@@ -138,4 +142,38 @@ test('after SCRIPT FLUSH (a restarted node) the scripts are loaded again', async
   const [locked] = await acquire('F:1');
   assert.equal(locked, 1);
   assert.deepEqual(await redis.script('EXISTS', luaScripts.acquire.sha1), [1]);
+});
+
+test('however many dead tickets lead the queue, a release hands the lease to the first live one', async () => {
+  const { redis, keys, queue, acquire, release, listen } = setup('dead');
+  using channel = await listen();
+  assert.equal((await acquire('c/1/0:1'))[0], 1);
+  // 40 waiters that crashed (their places expired long ago), ahead of one that is alive.
+  for (let i = 0; i < 40; i += 1) {
+    await redis.zadd(queue, String(10 + i), `c/dead${i}/5000`);
+    await redis.zadd(`${queue}e`, '1', `c/dead${i}/5000`);
+  }
+  assert.deepEqual((await acquire('c/live/5000:1', 5_000, '100')).slice(0, 2), [0, 1], 'the live waiter queues last');
+  await release('c/1/0:1');
+  await settle();
+  assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/live/5000:g', 'the live waiter got the lease');
+  assert.equal(channel.messages.length, 1);
+  assert.match(channel.messages[0] ?? '', /^c\/live\/5000\|/);
+  assert.deepEqual(await redis.zrange(queue, 0, -1), ['c/live/5000'], 'every dead ticket was dropped');
+});
+
+test("a waiter's place is its clock's arrival time, kept within 1 s of the node's clock", async () => {
+  const { redis, queue, acquire } = setup('skew');
+  assert.equal((await acquire('c/1/0:1'))[0], 1);
+  const [seconds, micros] = await redis.time();
+  const server = BigInt(seconds ?? 0) * 1_000_000n + BigInt(micros ?? 0);
+  const far = (server - 3_600_000_000n).toString(); // an hour behind
+  await acquire('c/behind/0:1', 5_000, far);
+  await acquire('c/ahead/0:1', 5_000, (server + 3_600_000_000n).toString());
+  const places = await redis.zrange(queue, 0, -1, 'WITHSCORES');
+  const behind = BigInt(places[1] ?? '0');
+  const ahead = BigInt(places[3] ?? '0');
+  assert.equal(places[0], 'c/behind/0');
+  assert.ok(behind >= server - 1_000_000n && behind < server, `queued ${server - behind} µs early, at most 1 s`);
+  assert.ok(ahead > server && ahead <= server + 1_100_000n, `queued ${ahead - server} µs late, at most 1 s`);
 });

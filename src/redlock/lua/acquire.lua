@@ -4,16 +4,20 @@
 -- client cannot re-grab it while others wait.
 -- KEYS:    lk[1..n] (the counters fc, queues q (ticket -> arrival score) and qe (ticket -> expiry
 --          in server ms) are derived, see include/keys.lua), then the ready key on gated nodes
+--          (its value '<cluster id> <max ttl> <incarnation>', see fencing/ready-gate.ts)
 -- ARGV:    [1] '<owner> <ttl> <floor> <score> <stay>' (keys.ts, acquireArgs): owner
 --          '<ticket>:<attempt>' (a ticket per acquire call, fresh per attempt); ttl in ms; floor:
 --          wall clock in µs; ticket score (arrival, µs); ms to stay queued when blocked (0: do not
 --          queue, e.g. tryAcquire)
 -- Returns: {1, m}  locked; m is the token this node moved to, a decimal string
---          {0, i}  blocked on the i-th resource (held, or another waiter is ahead); queued if asked
+--          {0, i, c}  blocked on the i-th resource (held, or another waiter is ahead); queued if
+--          asked; c is the first resource's counter now, so that a hand-over grant announced
+--          later can be proven newer than this answer (its token is above c)
 --          error 'NOTREADY …' when the ready key is required and missing (node lost its data)
+--          error 'TTLTOOLONG <max>' when ttl is above the cluster's max TTL kept in the ready key
 -- Counters are decimal strings compared by length, then lexically, so no precision is lost in
 -- Lua's doubles; the + 1 is INCR, exact up to 2^63 - 1 (past that Redis answers an error).
--- Kept lean: 3 calls in the common uncontended single-key case.
+-- Kept lean: 4 calls in the common uncontended single-key case.
 local gated = string.sub(KEYS[#KEYS], -7) == '__ready'
 local n = gated and #KEYS - 1 or #KEYS
 local owner, ttl, floor, score, stay = string.match(ARGV[1], '^(%S+) (%d+) (%d+) (%d+) (%d+)$')
@@ -22,17 +26,17 @@ local owner, ttl, floor, score, stay = string.match(ARGV[1], '^(%S+) (%d+) (%d+)
 --@include counter
 local q = {}
 for i = 1, n do q[i] = keyOf(KEYS[i], 'q') end
--- One EXISTS answers both "is the node ready" and "is anyone queued": a node without its ready
--- marker lost its data, queues included, and nothing queues on a node that is not ready.
-local waiting
+-- A node without its ready marker lost its data, queues included: it refuses. The marker also
+-- carries the cluster's max TTL, which every lease on the node stays within (repair waits it out).
 if gated then
-  waiting = redis.call('EXISTS', KEYS[n + 1], unpack(q)) - 1
-  if waiting < 0 then
+  local mark = redis.call('GET', KEYS[n + 1])
+  if not mark then
     return redis.error_reply('NOTREADY this node lost its data (no ready marker); repair it')
   end
-else
-  waiting = redis.call('EXISTS', unpack(q))
+  local max = string.match(mark, '^%S+ (%d+) ')
+  if max and tonumber(ttl) > tonumber(max) then return redis.error_reply('TTLTOOLONG ' .. max) end
 end
+local waiting = redis.call('EXISTS', unpack(q))
 
 -- The common case, one free resource and nobody queued, before any queue machinery is built:
 -- lock it and move the counter (to the floor when that is above it, else INCR). Anything else
@@ -79,12 +83,13 @@ if blocked == 0 then
 end
 if blocked > 0 then
   if stay ~= '0' then
+    score = arrival(score)
     for i = 1, n do
       redis.call('ZADD', q[i], 'NX', score, ticket)
       redis.call('ZADD', qe[i], now() + tonumber(stay), ticket)
     end
   end
-  return {0, blocked}
+  return {0, blocked, redis.call('GET', fc[1]) or '0'}
 end
 for i = 1, n do
   if queued[i] then
