@@ -13,6 +13,8 @@ import { greater } from './fencing-counter.js';
  */
 const ADMIN_TIMEOUT_MS = 2_000;
 const SCAN_COUNT = 1_000;
+/** How many more times bootstrap reads the markers when only some nodes have one. */
+const MIXED_MARKER_READS = 2;
 /** How many times a repair starts over when a source lost or changed its data during the copy. */
 const REPAIR_ROUNDS = 3;
 
@@ -126,8 +128,9 @@ export class ReadyGate {
 
   /**
    * Marks a new (or wholly wiped) cluster ready. Does so only when every node answered, none has
-   * the marker and none holds a fencing counter; resolves true when it marked the nodes now.
-   * Concurrent callers share one run.
+   * the marker and none holds a fencing counter. Resolves true when every node is marked now: by
+   * this run, or by another client that initialised the cluster meanwhile (then an attempt that
+   * met the unmarked nodes is worth making again). Concurrent callers share one run.
    */
   bootstrap(): Promise<boolean> {
     this.#bootstrapping ??= this.#bootstrap().finally(() => (this.#bootstrapping = undefined));
@@ -135,10 +138,21 @@ export class ReadyGate {
   }
 
   async #bootstrap(): Promise<boolean> {
-    const markers = await this.markers();
+    let markers = await this.markers();
+    // Some nodes marked and some not: another client's initialisation may be half-way (its
+    // marks reach the nodes one by one). Look again a couple of times before taking it for a node
+    // that lost its data.
+    for (let again = 0; again < MIXED_MARKER_READS && markers.some((m) => m === null) && markers.some((m) => typeof m === 'string'); again += 1) {
+      markers = await this.markers();
+    }
+    if (markers.every((m) => typeof m === 'string')) return true;
     if (markers.some((m) => m !== null)) return false;
     for (const node of this.#nodes) {
-      if ((await this.#countersOn(node, 1)).length > 0) return false;
+      if ((await this.#countersOn(node, 1)).length > 0) {
+        // Counters but no markers a moment ago: another client initialised the cluster and
+        // granted since (or a majority lost its data, and the markers are still missing).
+        return (await this.markers()).every((m) => typeof m === 'string');
+      }
     }
     // One cluster id, the cluster's max TTL (this client's), and an incarnation per node.
     const id = randomUUID();
