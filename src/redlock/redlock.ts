@@ -515,12 +515,12 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     ticket: Ticket,
   ): Promise<[lock: Lock, slowPath: boolean]> {
     for (let bootstrapped = false; ; bootstrapped = true) {
-      // Unique per attempt, and carrying the ticket: a later attempt of the same acquire may take
-      // over what an earlier one left behind (see acquire.lua).
       // Wake-ups and hand-overs heard so far were sent before this attempt reached the nodes: it
       // takes over or is blocked by whatever they announced, and only later ones can count.
       if (ticket.watch !== undefined) ticket.watch.attempting();
       else this.#notifier?.forget(ticket.id);
+      // Unique per attempt, and carrying the ticket: a later attempt of the same acquire may take
+      // over what an earlier one left behind (see acquire.lua).
       const owner = `${ticket.id}:${(ticket.attempts += 1)}`;
       const started = this.clock.now();
       if (ticket.attempts === 1) ticket.firstStarted = started;

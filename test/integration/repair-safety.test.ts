@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { InvalidOptionsError, type Lock, type Redlock, type RepairReport } from '../../src/index.js';
+import { InvalidOptionsError, type Lock, type Redlock, RedisNode, type RepairReport, systemClock } from '../../src/index.js';
 import { connected, delay, useCluster } from '../support/cluster.js';
 
 // Issue 9, items 2, 3, 4 and 7: a repair must keep a node out until every lease it forgot has
@@ -139,4 +139,19 @@ describe('repair never hangs', () => {
       await Promise.all([1, 2].map((i) => clients[i]?.flushall()));
     }
   });
+});
+
+test('a request whose connection dies under it is answered with an error, not dropped', async () => {
+  const node = new RedisNode(env.cluster.urls[4] ?? '', 0, systemClock, () => undefined);
+  try {
+    await node.run('ready', ['dies:__ready'], ['']); // connected
+    env.cluster.pause(4);
+    const answer = new Promise<unknown>((resolve) => node.send('ready', ['dies:__ready'], [''], (error, reply) => resolve(error ?? reply)));
+    await env.cluster.crash(4); // the connection closes with the request unanswered
+    await env.cluster.restart(4); // ioredis reconnects, and forgets what was in flight
+    const reply = await Promise.race([answer, delay(5_000).then(() => 'no answer within 5 s')]);
+    assert.ok(reply instanceof Error && /closed before the reply/.test(reply.message), String(reply));
+  } finally {
+    await node.close();
+  }
 });
