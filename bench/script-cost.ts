@@ -62,7 +62,7 @@ const variants: Record<string, Variant> = {
 await using cluster = await startLocalCluster({ nodes: 1 });
 const redis = new Redis(cluster.urls[0] ?? '');
 try {
-  await redis.set(readyKey(PREFIX), '1');
+  await redis.set(readyKey(PREFIX), 'cost 60000 probe'); // cluster id, max TTL, incarnation
   const shas = new Map<string, string>();
   for (const [name, v] of Object.entries(variants)) shas.set(name, String(await redis.script('LOAD', v.lua)));
   const perCall = new Map<string, number[]>();
