@@ -27,11 +27,19 @@ const RECYCLE_SILENCE_MS = 300;
  */
 const BUSY_IN_FLIGHT = 4;
 
+/**
+ * How long a connection closed while still connecting may stay half-open before its socket is
+ * destroyed. ioredis's default (2 s) keeps a process alive that long after `quit()` when a
+ * background connection (the wake-up subscriber) was still starting.
+ */
+const DISCONNECT_TIMEOUT_MS = 50;
+
 /** Options for the connections redfence opens itself (from URLs or option objects). */
 const OWNED_CONNECTION_OPTIONS: RedisOptions = {
   maxRetriesPerRequest: 1,
   autoResendUnfulfilledCommands: false,
   connectTimeout: 2_000,
+  disconnectTimeout: DISCONNECT_TIMEOUT_MS,
   retryStrategy: (attempt: number) => Math.min(attempt * 20, 500),
 };
 
@@ -45,6 +53,20 @@ function isClient(value: unknown): value is Client {
   // Another copy of ioredis (a different version in node_modules) fails instanceof; accept its shape.
   const v = value as Partial<Redis> | null;
   return typeof v === 'object' && v !== null && typeof v.defineCommand === 'function' && typeof v.evalsha === 'function';
+}
+
+function isPlainObject(value: unknown): value is RedisOptions {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  return !('then' in value) && typeof (value as { sendCommand?: unknown }).sendCommand !== 'function';
+}
+
+/** What a node input that is neither a client, a URL nor options is, for the error message. */
+function describeInput(input: unknown): string {
+  if (typeof input !== 'object' || input === null) return `\`${String(input)}\` (${input === null ? 'null' : typeof input})`;
+  const name = (input as object).constructor?.name ?? 'object';
+  return `an instance of \`${name}\`${typeof (input as { sendCommand?: unknown }).sendCommand === 'function' ? ' (a node-redis client?)' : ''}`;
 }
 
 /** The `keyPrefix` an ioredis client or Cluster adds to every key, if any. */
@@ -106,13 +128,15 @@ export class RedisNode {
       }
       this.client = new Redis(input, OWNED_CONNECTION_OPTIONS);
       this.owned = true;
-    } else if (typeof input === 'object' && input !== null && !Array.isArray(input) && !('then' in input)) {
+    } else if (isPlainObject(input)) {
+      // ioredis options are a plain object; anything else (a node-redis client, a promise) is not
+      // options, and taking it for them would connect to localhost:6379.
       this.client = new Redis({ ...OWNED_CONNECTION_OPTIONS, ...input });
       this.owned = true;
     } else {
       throw new InvalidOptionsError(
         `Expected \`nodes[${index}]\` to be an ioredis Redis or Cluster, a redis:// URL or ioredis options, ` +
-          `got \`${String(input)}\` (${input === null ? 'null' : typeof input}). ` +
+          `got ${describeInput(input)}. ` +
           'Other clients (node-redis) are not supported: wrap the server in `new Redis(url)` from ioredis.',
       );
     }
@@ -241,7 +265,7 @@ export class RedisNode {
    */
   subscriber(): Client {
     if (this.#subscriber === undefined) {
-      const sub = (this.isCluster ? this.client.duplicate() : (this.client as Redis).duplicate({ autoResubscribe: false })) as Client;
+      const sub = (this.isCluster ? this.client.duplicate() : (this.client as Redis).duplicate({ autoResubscribe: false, disconnectTimeout: DISCONNECT_TIMEOUT_MS })) as Client;
       sub.on('error', (error: Error) => this.#onError(this, 'subscriber', error));
       this.#subscriber = sub;
     }

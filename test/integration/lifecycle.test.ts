@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { useCluster } from '../support/cluster.js';
+
+// Issue 10, "Safety and lifecycle": what a user's process sees around the library.
+const env = useCluster(3);
+const child = (name: string) => fileURLToPath(new URL(`../support/${name}`, import.meta.url));
+
+describe('exit', () => {
+  test('a script that acquires, releases and quits exits at once (no connection left half-open)', async () => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', child('quit-child.ts'), JSON.stringify({ urls: env.cluster.urls, prefix: env.prefix() })], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    let quitAt = Number.NaN;
+    proc.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('"quit"')) quitAt = performance.now();
+    });
+    const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    clearTimeout(killer);
+    const lingered = performance.now() - quitAt;
+    assert.equal(code, 0);
+    assert.ok(lingered < 1_000, `the process lived ${Math.round(lingered)} ms after quit() resolved`);
+  });
+});
+
+describe('nodes that are not ioredis', () => {
+  test('a node-redis client (any class instance that is not ioredis) is refused, not taken for options', async () => {
+    // The shape of a node-redis v4/v5 client: a class instance with connect/sendCommand/isOpen.
+    class RedisClient {
+      readonly isOpen = false;
+      readonly options = { url: env.cluster.urls[0] };
+      async connect(): Promise<void> {}
+      async sendCommand(): Promise<unknown> {
+        return null;
+      }
+    }
+    const { Redlock, InvalidOptionsError } = await import('../../src/index.js');
+    assert.throws(
+      () => new Redlock([new RedisClient() as never, env.cluster.urls[1] ?? '', env.cluster.urls[2] ?? '']),
+      (e: unknown) => e instanceof InvalidOptionsError && /nodes\[0\].*instance of `RedisClient` \(a node-redis client\?\)/.test(e.message),
+    );
+  });
+});
