@@ -38,8 +38,10 @@ export interface LocalNode {
 
 /**
  * Real redis-server processes on loopback, on free ports, with data under a temp folder. Every
- * process is stopped by `stop()` (or `await using`), and on process exit even if `stop()` is
- * never called. For tests, demos and benchmarks, not production.
+ * process is stopped by `stop()` (or `await using`), on process exit even if `stop()` is never
+ * called, and when this process dies any other way (SIGTERM, SIGINT, SIGKILL, a crash): a
+ * watchdog process then stops the servers and removes the folder. No signal handler is installed.
+ * For tests, demos and benchmarks, not production.
  */
 export interface LocalCluster extends AsyncDisposable {
   readonly nodes: readonly LocalNode[];
@@ -67,6 +69,55 @@ interface NodeState {
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
+
+/**
+ * The watchdog of one cluster: a shell that outlives its owner only to clean up after it. It reads
+ * `+<pid>` / `-<pid>` lines (servers started and stopped) from a pipe whose other end only this
+ * process holds; when the pipe closes without `exit` — the owner died, by SIGTERM, SIGINT, SIGKILL
+ * or a crash — it SIGKILLs the servers still listed (only while they are still redis-servers: a pid
+ * is never signalled once reused) and removes the data folder. In its own process group and deaf
+ * to INT/TERM/HUP, so a Ctrl-C that kills the owner does not kill it first. The owner's own signal
+ * handling is left as it is.
+ */
+const WATCHDOG = `trap '' INT TERM HUP
+pids=' '
+while IFS= read -r line; do
+  case "$line" in
+    +*) pids="$pids\${line#+} " ;;
+    -*) pids=$(printf '%s' "$pids" | sed "s/ \${line#-} / /") ;;
+    exit) exit 0 ;;
+  esac
+done
+for p in $pids; do
+  if [ ! -r /proc/$p/comm ] || [ "$(cat /proc/$p/comm 2>/dev/null)" = redis-server ]; then kill -9 "$p" 2>/dev/null; fi
+done
+rm -rf "$1"`;
+
+interface Watchdog {
+  started(pid: number | undefined): void;
+  stopped(pid: number | undefined): void;
+  dismiss(): void;
+}
+
+function startWatchdog(root: string): Watchdog {
+  const dog = spawn('/bin/sh', ['-c', WATCHDOG, 'redfence-watchdog', root], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  dog.on('error', () => undefined); // no /bin/sh: the exit hook still covers a normal exit
+  dog.stdin?.on('error', () => undefined);
+  // Neither the watchdog nor its pipe keeps this process alive.
+  dog.unref();
+  (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  const send = (line: string): void => {
+    if (dog.stdin?.writable === true) dog.stdin.write(`${line}\n`);
+  };
+  return {
+    started: (pid) => pid !== undefined && send(`+${pid}`),
+    stopped: (pid) => pid !== undefined && send(`-${pid}`),
+    dismiss: () => {
+      send('exit');
+      dog.stdin?.end();
+    },
+  };
+}
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
@@ -97,6 +148,9 @@ export function findRedisServer(explicit?: string): string {
       '`sudo apt-get install -y redis-server` on Debian/Ubuntu or `brew install redis` on macOS.',
   );
 }
+
+const startError = (message: string, cause?: Error): RedfenceError =>
+  new RedfenceError('REDIS_SERVER_START', message, cause === undefined ? undefined : { cause });
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -129,6 +183,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const bin = findRedisServer(options.redisServer);
   installExitHook();
   const root = mkdtempSync(join(tmpdir(), 'redfence-'));
+  const watchdog = startWatchdog(root);
   const states: NodeState[] = [];
 
   const launch = async (state: NodeState): Promise<void> => {
@@ -142,25 +197,29 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const extra = typeof options.env === 'function' ? options.env(state.index) : options.env;
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extra } });
     live.add(child);
+    watchdog.started(child.pid);
     state.child = child;
     state.paused = false;
     child.once('exit', () => {
       live.delete(child);
+      watchdog.stopped(child.pid);
       if (state.child === child) state.child = undefined;
     });
     await new Promise<void>((resolve, reject) => {
       let output = '';
-      const timer = setTimeout(() => fail(new Error(`redis-server on port ${state.port} not ready after ${startTimeout} ms`)), startTimeout);
+      const timer = setTimeout(() => fail(startError(`redis-server on port ${state.port} not ready after ${startTimeout} ms`)), startTimeout);
       const onData = (chunk: Buffer): void => {
         output += chunk.toString();
         if (output.includes('Ready to accept connections')) done();
       };
-      const onExit = (code: number | null): void => fail(new Error(`redis-server on port ${state.port} exited (${code}): ${output.slice(-400)}`));
+      const onExit = (code: number | null): void => fail(startError(`redis-server on port ${state.port} exited (${code}): ${output.slice(-400)}`));
+      const onError = (error: Error): void => fail(startError(`${bin} could not be started: ${error.message}`, error));
       const cleanup = (): void => {
         clearTimeout(timer);
         child.stdout?.off('data', onData);
         child.stderr?.off('data', onData);
         child.off('exit', onExit);
+        child.off('error', onError);
         child.stdout?.resume();
         child.stderr?.resume();
       };
@@ -176,6 +235,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       child.stdout?.on('data', onData);
       child.stderr?.on('data', onData);
       child.once('exit', onExit);
+      child.once('error', onError);
     });
   };
 
@@ -190,6 +250,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const stop = async (): Promise<void> => {
     await Promise.all(states.map(kill));
     rmSync(root, { recursive: true, force: true });
+    watchdog.dismiss();
   };
 
   try {

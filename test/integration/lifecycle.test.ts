@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { useCluster } from '../support/cluster.js';
+import { delay, useCluster } from '../support/cluster.js';
 
 // Issue 10, "Safety and lifecycle": what a user's process sees around the library.
 const env = useCluster(3);
@@ -43,4 +44,40 @@ describe('nodes that are not ioredis', () => {
       (e: unknown) => e instanceof InvalidOptionsError && /nodes\[0\].*instance of `RedisClient` \(a node-redis client\?\)/.test(e.message),
     );
   });
+});
+
+describe('startLocalCluster', () => {
+  /** Gone, or a zombie waiting to be reaped (it no longer runs). */
+  const gone = (pid: number): boolean => {
+    try {
+      return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return true;
+    }
+  };
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
+    test(`its servers and data folder go with the process that started them (${signal})`, async () => {
+      const owner = spawn(process.execPath, ['--import', 'tsx', child('cluster-owner.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const killer = setTimeout(() => owner.kill('SIGKILL'), 20_000);
+      try {
+        const started = await new Promise<{ pids: number[]; dir: string }>((resolve, reject) => {
+          owner.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { pids: number[]; dir: string }));
+          owner.once('exit', (code) => reject(new Error(`owner exited early (${code})`)));
+        });
+        assert.equal(started.pids.length, 2);
+        assert.ok(started.pids.every((pid) => !gone(pid)) && existsSync(started.dir), 'servers running, folder there');
+        const exited = new Promise((resolve) => owner.once('exit', resolve));
+        owner.kill(signal);
+        await exited;
+        const deadline = performance.now() + 5_000;
+        while (!(started.pids.every(gone) && !existsSync(started.dir)) && performance.now() < deadline) await delay(20);
+        assert.deepEqual(started.pids.filter((pid) => !gone(pid)), [], 'no redis-server left running');
+        assert.equal(existsSync(started.dir), false, 'data folder removed');
+      } finally {
+        clearTimeout(killer);
+        owner.kill('SIGKILL');
+      }
+    });
+  }
 });
