@@ -5,8 +5,20 @@ import { type LuaScriptName, luaScripts } from '../generated/lua-scripts.js';
 import type { Clock } from '../clock.js';
 import { unsafe } from '../unsafe.js';
 
+/**
+ * An ioredis `Redis` or `Cluster` from any copy of ioredis (5.x or 6.x): the two methods by which
+ * redfence tells a client from an options object at run time. Needed because TypeScript never takes
+ * one copy's `Redis` class for another's (private members make classes nominal: TS2345), so a
+ * client from an application's own ioredis, when redfence resolves another copy (another major,
+ * a nested node_modules, an npm alias), would not type-check as `Redis`.
+ */
+export interface IORedisClient {
+  defineCommand(...args: never[]): unknown;
+  evalsha(...args: never[]): unknown;
+}
+
 /** What a node can be given as: an ioredis client or Cluster, a `redis://` URL, or ioredis options. */
-export type NodeInput = Redis | Cluster | string | RedisOptions;
+export type NodeInput = Redis | Cluster | IORedisClient | string | RedisOptions;
 
 type Client = Redis | Cluster;
 
@@ -107,6 +119,10 @@ export class RedisNode {
   readonly #pending = new Set<Done>();
   /** The server's `run_id` on the current connection (learned before its first reply counts). */
   #identity: string | undefined;
+  /** The last connection error (ECONNREFUSED, ETIMEDOUT, an auth failure): what reports name. */
+  #lastError: Error | undefined;
+  /** Operations reported failing since the node was last healthy: each is reported once an outage. */
+  readonly #reported = new Set<string>();
   /** Bumped on every close: an identity learned on an older connection is ignored. */
   #epoch = 0;
   #identifying = false;
@@ -150,9 +166,17 @@ export class RedisNode {
           'must see the same key names. Use the `prefix` option of the Redlock instead.',
       );
     }
-    if (this.owned) this.client.on('error', (error: Error) => onError(this, 'connection', error));
+    if (this.owned) {
+      this.client.on('error', (error: Error) => {
+        this.#lastError = error;
+        this.reportError('connection', error);
+      });
+    }
     if (this.client.status === 'ready') this.#wasReady = true;
-    else this.client.once('ready', () => (this.#wasReady = true));
+    this.client.on('ready', () => {
+      this.#wasReady = true;
+      this.#healthy();
+    });
     this.client.on('close', () => {
       this.#epoch += 1;
       this.#identity = undefined;
@@ -164,6 +188,27 @@ export class RedisNode {
         for (const settle of [...this.#pending]) settle(error);
       }
     });
+  }
+
+  /**
+   * Reports a failed operation (a `nodeError` event) once per outage: not again for the same
+   * operation until the node answered or reconnected, so a node that is down does not flood.
+   */
+  reportError(operation: string, error: Error): void {
+    if (this.#reported.has(operation)) return;
+    this.#reported.add(operation);
+    this.#onError(this, operation, error);
+  }
+
+  #healthy(): void {
+    this.#lastError = undefined;
+    if (this.#reported.size > 0) this.#reported.clear();
+  }
+
+  /** A request's error as reports show it: an unreachable node's cause, not ioredis's retry limit. */
+  #named(error: Error): Error {
+    if (error.name !== 'MaxRetriesPerRequestError') return error;
+    return new Error(`${this.name} is unreachable: ${this.#lastError?.message ?? 'no connection'}`, { cause: error });
   }
 
   /**
@@ -206,7 +251,7 @@ export class RedisNode {
     if (this.#wasReady && this.client.status !== 'ready') {
       // The connection broke (reset, refused, closed) and is reconnecting: fail at once instead of
       // waiting in the offline queue until nodeTimeout. A first connect is still waited for.
-      done(new Error(`${this.name} is not connected (${this.client.status})`));
+      done(new Error(`${this.name} is unreachable: ${this.#lastError?.message ?? `not connected (${this.client.status})`}`));
       return;
     }
     if (this.#inFlight > 0 && this.#corked === undefined && !this.isCluster) {
@@ -223,8 +268,14 @@ export class RedisNode {
     const settle: Done = (error, reply) => {
       if (!this.#pending.delete(settle)) return;
       this.#inFlight -= 1;
+      if (error === undefined) {
+        this.#lastReplyAt = this.#clock.now();
+        if (this.#reported.size > 0) this.#healthy();
+        done(undefined, reply);
+        return;
+      }
       if (!(error instanceof ConnectionClosedError)) this.#lastReplyAt = this.#clock.now();
-      done(error, reply);
+      done(this.#named(error), reply);
     };
     this.#pending.add(settle);
     sendScript(this.client, script, keys, args, settle);
@@ -266,7 +317,7 @@ export class RedisNode {
   subscriber(): Client {
     if (this.#subscriber === undefined) {
       const sub = (this.isCluster ? this.client.duplicate() : (this.client as Redis).duplicate({ autoResubscribe: false, disconnectTimeout: DISCONNECT_TIMEOUT_MS })) as Client;
-      sub.on('error', (error: Error) => this.#onError(this, 'subscriber', error));
+      sub.on('error', (error: Error) => this.reportError('subscriber', error));
       this.#subscriber = sub;
     }
     return this.#subscriber;

@@ -641,7 +641,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     for (const [i, reply] of round.replies.entries()) {
       const node = nodes[i];
       if (reply !== undefined && reply.outcome !== 'ok' && node !== undefined) {
-        this.emit('nodeError', { node: node.name, operation: 'release', error: new Error(reply.error ?? reply.outcome) });
+        node.reportError('release', new Error(reply.error ?? reply.outcome));
       }
     }
   }
@@ -669,8 +669,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
         (report) => {
           if (!report.alreadyReady) this.emit('repaired', report);
         },
-        (error: unknown) =>
-          this.emit('nodeError', { node: node.name, operation: 'repair', error: error instanceof Error ? error : new Error(String(error)) }),
+        (error: unknown) => node.reportError('repair', error instanceof Error ? error : new Error(String(error))),
       );
     }
   }

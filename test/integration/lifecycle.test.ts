@@ -81,3 +81,38 @@ describe('startLocalCluster', () => {
     });
   }
 });
+
+describe('errors that name the cause', () => {
+  test('nodes that are down are reported as refused connections, once per outage, not once per request', async () => {
+    const { Redlock, QuorumError } = await import('../../src/index.js');
+    const redlock = new Redlock(env.cluster.urls, { prefix: env.prefix(), retryCount: 0, nodeTimeout: 100 });
+    const events: { node: string; operation: string; error: string }[] = [];
+    redlock.on('nodeError', (e) => events.push({ node: e.node, operation: e.operation, error: e.error.message }));
+    try {
+      await redlock.acquire('warm', 500).then((l) => l.release());
+      await env.cluster.crash(1);
+      await env.cluster.crash(2);
+      let last: unknown;
+      const started = performance.now();
+      // Requests for 1 s: the first ones meet connections just lost, the later ones reconnect
+      // attempts that were refused.
+      for (let i = 0; i < 100 && performance.now() - started < 1_000; i += 1) {
+        last = await redlock.acquire(`r${i % 3}`, 500).then((l) => l.release(), (e: unknown) => e);
+        await delay(10);
+      }
+      assert.ok(last instanceof QuorumError, String(last));
+      const down = last.nodes.filter((n) => n.outcome !== 'ok');
+      assert.equal(down.length, 2);
+      for (const n of down) assert.match(n.error ?? '', /ECONNREFUSED/, `${n.node}: ${n.error}`);
+      assert.doesNotMatch(last.message + JSON.stringify(last.nodes), /max retries/i);
+      const perKind = new Map<string, number>();
+      for (const e of events) perKind.set(`${e.node} ${e.operation}`, (perKind.get(`${e.node} ${e.operation}`) ?? 0) + 1);
+      assert.ok(events.length > 0, 'the outage was reported');
+      for (const [kind, count] of perKind) assert.equal(count, 1, `${kind} reported ${count} times during one outage`);
+    } finally {
+      await redlock.quit();
+      await env.cluster.restart(1);
+      await env.cluster.restart(2);
+    }
+  });
+});
