@@ -58,7 +58,7 @@ try {
       const owner = `parts/${(seq += 1)}/${TTL}:1`;
       const floor = `${Date.now()}000`;
       const lk = `parts-d:{${key}}:lk`;
-      const acquireArgv = acquireArgs(owner, TTL, floor, floor, 300);
+      const acquireArgv = acquireArgs(owner, TTL, floor, floor, 300, 1);
       await atQuorum((c) => c.evalsha(acquire, 2, lk, readyKey('parts-d:'), acquireArgv));
       const releaseArgv = releaseArgs(owner, false, floor, wakePrefix('parts-d:'));
       await everywhere((c) => c.evalsha(release, 1, lk, releaseArgv));

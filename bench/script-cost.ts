@@ -49,7 +49,7 @@ const variants: Record<string, Variant> = {
   'redfence acquire.lua (free, nobody queued)': {
     lua: luaScripts.acquire.lua,
     keys: (i) => [lk('a', i), readyKey(PREFIX)],
-    args: [acquireArgs(OWNER, 10_000, FLOOR, FLOOR, 300)],
+    args: [acquireArgs(OWNER, 10_000, FLOOR, FLOOR, 300, 1)],
   },
   'redfence release.lua (held, nobody queued)': {
     lua: luaScripts.release.lua,

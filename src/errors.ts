@@ -43,9 +43,12 @@ function notReadyHint(nodes: readonly NodeReport[]): string {
   if (notReady === 0) return '';
   const ready = nodes.filter((n) => n.outcome === 'ok' || n.outcome === 'held').length;
   if (ready === 0 && nodes.every((n) => n.outcome !== 'ok' && n.outcome !== 'held')) {
+    const down = nodes.filter((n) => n.outcome === 'timeout' || n.outcome === 'error').length;
     return (
-      ' No node is marked ready: a new cluster is initialised on the first grant that reaches all ' +
-      `${nodes.length} nodes; a cluster that lost its data on a majority needs a restart (docs/operations.md).`
+      ' No node is marked ready: the cluster was never initialised under this prefix (or all of it lost its data). ' +
+      `A new cluster is initialised on the first grant that reaches all ${nodes.length} nodes` +
+      (down > 0 ? `; ${down} did not answer: wait for them, or initialise without them with \`redlock.init()\` / \`redfence init\`` : '') +
+      ' (docs/operations.md).'
     );
   }
   if (notReady >= Math.floor(nodes.length / 2) + 1) {
@@ -54,7 +57,10 @@ function notReadyHint(nodes: readonly NodeReport[]): string {
       'either a majority lost its data, or these nodes were never one cluster under this prefix (docs/operations.md).'
     );
   }
-  return ' Nodes answering notReady lost their data: run `redlock.repair(node)` or `redfence repair` (docs/operations.md).';
+  return (
+    ' Nodes answering notReady lost their data (or were down when the cluster was initialised): they are repaired ' +
+    'automatically (`autoRepair`), or run `redlock.repair(node)` / `redfence repair` (docs/operations.md).'
+  );
 }
 
 /**

@@ -12,7 +12,7 @@ export {
   StaleTokenError,
 } from './errors.js';
 export { RedisFence, type RedisFenceOptions } from './fencing/redis-fence.js';
-export type { NodeState, RepairReport } from './fencing/ready-gate.js';
+export type { InitReport, NodeState, RepairReport } from './fencing/ready-gate.js';
 export { type NodeInput, RedisNode } from './nodes/redis-node.js';
 export { Lock } from './redlock/lock.js';
 export {

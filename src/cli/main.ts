@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { RedfenceError } from '../errors.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
 import { redlockDefaults } from '../redlock/redlock-options.js';
-import { runInspect, runRepair } from './admin.js';
+import { runInit, runInspect, runRepair } from './admin.js';
 import { runDemo } from './demo.js';
 
 const USAGE = `Usage: redfence <command> [options]
@@ -17,8 +17,12 @@ Commands:
       Show each node's ready marker and how many fencing counters it holds.
   repair --node i [--prefix p] [--max-ttl ms] <redis-url>...
       Bring back node i (0-based) after it lost its data: copy the fencing counters from a
-      majority, wait until it has been up longer than --max-ttl, mark it ready.
+      majority, then wait out the cluster's max TTL (or --max-ttl, if larger), mark it ready.
       Use the same node list, prefix and maxTtl as your application (defaults: redfence:, 60000).
+  init [--prefix p] [--max-ttl ms] <redis-url>...
+      Initialise a NEW cluster while some of its nodes are down (the first grant does it by
+      itself when every node answers). Assumes no node, reachable or not, was ever used under
+      the prefix; refuses if a reachable one was. Nodes that were down are repaired when they come.
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -44,7 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
     });
     return summary.regressions === 0 ? 0 : 1;
   }
-  if (command === 'inspect' || command === 'repair') {
+  if (command === 'inspect' || command === 'repair' || command === 'init') {
     const { values, positionals } = parseArgs({
       args: rest,
       options: {
@@ -61,6 +65,7 @@ async function main(argv: readonly string[]): Promise<number> {
       maxTtl: positiveInteger('--max-ttl', Number(values['max-ttl'])),
     };
     if (command === 'inspect') return runInspect(options);
+    if (command === 'init') return runInit(options);
     await runRepair({ ...options, index: nonNegativeInteger('--node', Number(values.node)) });
     return 0;
   }

@@ -19,24 +19,41 @@ const MIXED_MARKER_READS = 2;
 const REPAIR_ROUNDS = 3;
 
 /**
- * A node's ready marker, `<cluster id> <max ttl> <incarnation>`: the cluster it belongs to, the
- * largest lease any node of the cluster accepts (fixed when the cluster was initialised; repair
- * waits it out), and a random id of this node's current life, new whenever it is marked ready
- * (initialised or repaired), so that a repair can tell a source that lost its data meanwhile.
+ * A node's ready marker, `<cluster id> <max ttl> <incarnation> <nodes>`: the cluster it belongs
+ * to; the largest lease any node of the cluster accepts (fixed when the cluster was initialised;
+ * repair waits it out); a random id of this node's current life, new whenever it is marked ready
+ * (initialised or repaired), so that a repair can tell a source that lost its data meanwhile; and
+ * how many nodes the cluster has (a Redlock over another number of nodes is refused: its quorums
+ * would not overlap the cluster's).
  */
 export interface ReadyMarker {
   readonly clusterId: string;
   readonly maxTtl: number;
   readonly incarnation: string;
+  /** Absent in markers written before the node count was kept. */
+  readonly nodes: number | undefined;
 }
 
 export function parseMarker(raw: string): ReadyMarker | undefined {
-  const match = /^(\S+) (\d+) (\S+)$/.exec(raw);
+  const match = /^(\S+) (\d+) (\S+)(?: (\d+))?$/.exec(raw);
   if (match === null) return undefined;
-  return { clusterId: match[1] as string, maxTtl: Number(match[2]), incarnation: match[3] as string };
+  const nodes = match[4] === undefined ? undefined : Number(match[4]);
+  return { clusterId: match[1] as string, maxTtl: Number(match[2]), incarnation: match[3] as string, nodes };
 }
 
-const formatMarker = (clusterId: string, maxTtl: number): string => `${clusterId} ${maxTtl} ${randomUUID().slice(0, 18)}`;
+const formatMarker = (clusterId: string, maxTtl: number, nodes: number): string =>
+  `${clusterId} ${maxTtl} ${randomUUID().slice(0, 18)} ${nodes}`;
+
+/** What `init` did. */
+export interface InitReport {
+  /** The new cluster's id; `undefined` when the nodes were initialised already. */
+  readonly clusterId: string | undefined;
+  /** Nodes marked ready now. */
+  readonly marked: readonly string[];
+  /** Nodes that did not answer: they are repaired (like nodes that lost their data) when they come. */
+  readonly unreachable: readonly string[];
+  readonly alreadyInitialised: boolean;
+}
 
 export interface GateSettings {
   readonly prefix: string;
@@ -161,7 +178,7 @@ export class ReadyGate {
       this.#nodes.length,
       ADMIN_TIMEOUT_MS,
       this.#clock,
-      (node, _, done) => node.send('ready', [this.#key], [formatMarker(id, this.#settings.maxTtl)], done),
+      (node, _, done) => node.send('ready', [this.#key], [formatMarker(id, this.#settings.maxTtl, this.#nodes.length)], done),
       () => ({ outcome: 'ok' }),
     );
     return round.decided;
@@ -248,6 +265,7 @@ export class ReadyGate {
     const ready = markers.flatMap((m) => (typeof m === 'string' ? [parseMarker(m)] : []));
     const clusterId = ready.find((m) => m !== undefined)?.clusterId;
     if (clusterId === undefined) throw this.#repairQuorumError(node, quorum, markers);
+    this.#assertOneCluster(markers);
     // The cluster's max TTL lives on the nodes, whichever client repairs: wait at least that long.
     const clusterMaxTtl = Math.max(0, ...ready.map((m) => m?.maxTtl ?? 0));
     const maxTtl = unsafe.ownMaxTtl ? this.#settings.maxTtl : Math.max(clusterMaxTtl, this.#settings.maxTtl);
@@ -256,13 +274,73 @@ export class ReadyGate {
       : await this.#waitFor(missingSince, this.#waitMs(maxTtl));
     const marker = await this.#admin(
       node,
-      node.run('ready', [this.#key, this.#repairKey], [formatMarker(clusterId, clusterMaxTtl || maxTtl), repairId]),
+      node.run('ready', [this.#key, this.#repairKey], [formatMarker(clusterId, clusterMaxTtl || maxTtl, this.#nodes.length), repairId]),
       'ready',
     );
     if (typeof marker !== 'string' || parseMarker(marker)?.clusterId !== clusterId) {
       throw new RedfenceError('REPAIR_RESTARTED', `${node.name} restarted or lost its data during its repair; repair it again.`);
     }
     return { node: node.name, counters: highest.size, raised, waitedMs, clusterId, maxTtl, alreadyReady: false };
+  }
+
+  /**
+   * Initialises a new cluster while some nodes do not answer — what the first grant does by itself
+   * when every node answers. It assumes that the cluster is new: no node, reachable or not, was
+   * ever used under this prefix. It checks what it can: a majority answers, and none of the nodes
+   * that answer has a ready marker or a fencing counter. The nodes that answer are marked ready;
+   * the others, when they come, answer notReady and are repaired like nodes that lost their data
+   * (counters copied from a majority, the cluster's max TTL waited out), so they are safe to join
+   * whatever they hold. If the assumption is wrong (a majority of an old cluster lost its data and
+   * only the unreachable nodes remember), tokens may go back: that case needs the operator.
+   * @throws {QuorumError} code `INIT_QUORUM`: fewer than a majority answered.
+   * @throws {RedfenceError} code `INIT_NOT_NEW`: a node that answered has a marker or counters.
+   */
+  async init(): Promise<InitReport> {
+    const markers = await this.markers();
+    const quorum = Math.floor(this.#nodes.length / 2) + 1;
+    const answered = this.#nodes.filter((_, i) => markers[i] !== undefined);
+    const unreachable = this.#nodes.filter((_, i) => markers[i] === undefined).map((n) => n.name);
+    if (markers.every((m) => typeof m === 'string')) {
+      return { clusterId: undefined, marked: [], unreachable: [], alreadyInitialised: true };
+    }
+    if (answered.length < quorum) {
+      const reports = this.#nodes.map((n, i) => ({ node: n.name, outcome: markers[i] === undefined ? ('timeout' as const) : ('ok' as const) }));
+      throw new QuorumError('initialise', this.#nodes.map((n) => n.name), quorum, reports, { code: 'INIT_QUORUM' });
+    }
+    const used = this.#nodes.filter((_, i) => typeof markers[i] === 'string').map((n) => n.name);
+    for (const node of answered) if ((await this.#countersOn(node, 1)).length > 0) used.push(node.name);
+    if (used.length > 0) {
+      throw new RedfenceError(
+        'INIT_NOT_NEW',
+        `Cannot initialise: ${[...new Set(used)].join(', ')} ${used.length === 1 ? 'was' : 'were'} used under prefix ` +
+          `\`${this.#settings.prefix}\` already (a ready marker or fencing counters). A node that lost its data is ` +
+          'repaired, not initialised (docs/operations.md).',
+      );
+    }
+    const id = randomUUID();
+    const round = quorumRound(
+      answered,
+      answered.length,
+      ADMIN_TIMEOUT_MS,
+      this.#clock,
+      (node, _, done) => node.send('ready', [this.#key], [formatMarker(id, this.#settings.maxTtl, this.#nodes.length)], done),
+      (reply) => ({ outcome: typeof reply === 'string' && reply.startsWith(`${id} `) ? 'ok' : 'error', error: String(reply) }),
+    );
+    await round.done;
+    const marked = answered.filter((_, i) => round.replies[i]?.outcome === 'ok').map((n) => n.name);
+    return { clusterId: id, marked, unreachable, alreadyInitialised: false };
+  }
+
+  /**
+   * Throws {@link RedfenceError} `CLUSTER_MISMATCH` when ready nodes disagree on their cluster, or
+   * were initialised as a cluster of another size than this Redlock's.
+   */
+  #assertOneCluster(markers: readonly (string | null | undefined)[]): void {
+    const parsed = markers.map((m) => (typeof m === 'string' ? parseMarker(m) : undefined));
+    const ids = new Set(parsed.flatMap((m) => (m === undefined ? [] : [m.clusterId])));
+    const sizes = new Set(parsed.flatMap((m) => (m?.nodes === undefined ? [] : [m.nodes])));
+    if (ids.size <= 1 && [...sizes].every((n) => n === this.#nodes.length)) return;
+    throw new RedfenceError('CLUSTER_MISMATCH', clusterMismatch(this.#settings.prefix, this.#nodes.length, [...sizes]));
   }
 
   #repairQuorumError(node: RedisNode, quorum: number, markers: readonly (string | null | undefined)[]): QuorumError {
@@ -329,4 +407,14 @@ export class ReadyGate {
     }
     return found;
   }
+}
+
+/** Says what it means that the nodes under `prefix` were initialised as another node set. */
+export function clusterMismatch(prefix: string, nodes: number, sizes: readonly number[]): string {
+  return (
+    `The nodes under prefix \`${prefix}\` were initialised as ${sizes.length > 0 ? `a cluster of ${sizes.join(' and ')} nodes` : 'more than one cluster'}, ` +
+    `and this Redlock has ${nodes}: Redlocks over different node sets must not share a prefix, because their ` +
+    'quorums need not overlap (two holders, tokens going back). Use one prefix per node set; to move a prefix ' +
+    'to a new node set, start over (docs/operations.md, "Changing the node set").'
+  );
 }

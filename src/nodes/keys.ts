@@ -43,9 +43,12 @@ export function resourceKeys(prefix: string, resources: readonly string[]): Reso
   };
 }
 
-/** ARGV of acquire.lua: one string, `<owner> <ttl> <floor> <ticket score> <ms to stay queued>`. */
-export const acquireArgs = (owner: string, ttl: number, floor: string, score: string, stayMs: number): string =>
-  `${owner} ${ttl} ${floor} ${score} ${stayMs}`;
+/**
+ * ARGV of acquire.lua: one string, `<owner> <ttl> <floor> <ticket score> <ms to stay queued> <nodes>`
+ * (nodes: how many nodes the Redlock has; a node of a cluster of another size refuses).
+ */
+export const acquireArgs = (owner: string, ttl: number, floor: string, score: string, stayMs: number, nodes: number): string =>
+  `${owner} ${ttl} ${floor} ${score} ${stayMs} ${nodes}`;
 
 /** ARGV of release.lua: one string, `<owner> <quiet 0|1> <floor> <wake channel prefix>` (the prefix last: it may hold spaces). */
 export const releaseArgs = (owner: string, quiet: boolean, floor: string, wake: string): string =>

@@ -11,7 +11,7 @@ import {
   QuorumError,
 } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
-import { type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
+import { clusterMismatch, type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
 import {
   acquireArgs,
   assertOneSlot,
@@ -279,6 +279,18 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     return this.#gate.repair(target);
   }
 
+  /**
+   * Initialises a new cluster while some of its nodes are down (the first grant does it by itself
+   * when all answer). Assumes the cluster is new — no node, reachable or not, was used under this
+   * prefix — and checks it for the nodes that answer; the others are repaired when they come.
+   * Resolves with what it marked. See docs/operations.md.
+   * @throws {QuorumError} fewer than a majority answered.
+   * @throws {RedfenceError} code `INIT_NOT_NEW`: a node that answered was used already.
+   */
+  init(): Promise<InitReport> {
+    return this.#gate.init();
+  }
+
   /** Reports each node's ready marker and fencing-counter count under this Redlock's prefix. */
   inspect(): Promise<NodeState[]> {
     return this.#gate.inspect();
@@ -526,7 +538,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       if (ticket.attempts === 1) ticket.firstStarted = started;
       const floor = this.#tokenFloor();
       const lease = leaseFor(ttl, settings);
-      const args = [acquireArgs(owner, lease, floor, ticket.score, ticket.stayMs)];
+      const args = [acquireArgs(owner, lease, floor, ticket.score, ticket.stayMs, this.nodes.length)];
       const round = quorumRound<string>(
         this.nodes,
         this.quorum,
@@ -539,9 +551,10 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       const grant: Grant = { owner, keys, settings };
       let failure: 'quorum' | 'fence' = 'quorum';
       const decided = await round.decided;
-      if (decided && this.#duplicateNodes() !== undefined) {
+      if (decided && (this.#duplicateNodes() !== undefined || refusalOf(round.replies, this.settings.prefix, this.nodes.length) !== undefined)) {
         void this.#release(grant, this.nodes, true);
         this.#checkDistinct();
+        throw refusalOf(round.replies, this.settings.prefix, this.nodes.length);
       }
       if (decided) {
         const { token, committed, slowPath } = await commitToken(
@@ -582,6 +595,8 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       this.#checkDistinct();
       const max = ttlLimitOf(round.replies);
       if (max !== undefined) throw ttlTooLong(lease, max);
+      const refused = refusalOf(round.replies, this.settings.prefix, this.nodes.length);
+      if (refused !== undefined) throw refused;
       const reports = reportsOf(this.nodes, round.replies);
       if (reports.some((r) => r.outcome === 'notReady')) {
         if (!bootstrapped && (await this.#gate.bootstrap())) continue;
@@ -779,6 +794,16 @@ function ttlLimitOf(replies: readonly (Reply<string> | undefined)[]): number | u
     if (match !== null) return Number(match[1]);
   }
   return undefined;
+}
+
+/** A node that belongs to a cluster of another size (`CLUSTERSIZE <n>`): the prefix is shared by two node sets. */
+function refusalOf(replies: readonly (Reply<string> | undefined)[], prefix: string, nodes: number): InvalidOptionsError | undefined {
+  const sizes = new Set<number>();
+  for (const reply of replies) {
+    const match = /CLUSTERSIZE (\d+)/.exec(reply?.error ?? '');
+    if (match !== null) sizes.add(Number(match[1]));
+  }
+  return sizes.size === 0 ? undefined : new InvalidOptionsError(clusterMismatch(prefix, nodes, [...sizes]));
 }
 
 function ttlTooLong(lease: number, max: number): InvalidOptionsError {

@@ -161,7 +161,7 @@ describe('ready gate and repair', () => {
     const report = await Promise.race([repaired, delay(5_000).then(() => assert.fail('not repaired within 5 s'))]);
     assert.equal(report.node, redlock.nodes[3]?.name);
     const marker = await env.clients()[3]?.get(`${redlock.settings.prefix}__ready`);
-    assert.match(marker ?? '', new RegExp(`^${report.clusterId} 500 \\S+$`), 'cluster id, max TTL, a new incarnation');
+    assert.match(marker ?? '', new RegExp(`^${report.clusterId} 500 \\S+ 5$`), 'cluster id, max TTL, a new incarnation, nodes');
   });
 
   test('a new cluster is initialised only when every node answers', async () => {

@@ -15,7 +15,7 @@ function setup(resource = 'r') {
   const prefix = env.prefix();
   const keys = resourceKeys(prefix, [resource]);
   const acquire = (owner: string, stayMs = 0, score = '1') =>
-    runScript(redis, 'acquire', keys.locks, [acquireArgs(owner, 5_000, FLOOR, score, stayMs)]) as Promise<
+    runScript(redis, 'acquire', keys.locks, [acquireArgs(owner, 5_000, FLOOR, score, stayMs, 1)]) as Promise<
       [number, string | number]
     >;
   const release = (owner: string, quiet = false, floor = FLOOR) =>
@@ -114,22 +114,22 @@ test('counters ahead of the floor: every key of a grant moves to the largest + 1
   const keys = resourceKeys(env.prefix(), ['m1', 'm2', 'm3']);
   await redis.set(keys.counters[0] ?? '', '9007199254740993'); // past 2^53: a double would round it
   await redis.set(keys.counters[2] ?? '', '5');
-  const reply = await runScript(redis, 'acquire', keys.locks, [acquireArgs('c/1/0:1', 5_000, FLOOR, '1', 0)]);
+  const reply = await runScript(redis, 'acquire', keys.locks, [acquireArgs('c/1/0:1', 5_000, FLOOR, '1', 0, 1)]);
   assert.deepEqual(reply, [1, '9007199254740994']);
   assert.deepEqual(await redis.mget(...keys.counters), ['9007199254740994', '9007199254740994', '9007199254740994']);
   // Below the floor again (all three): one SET … GET each, and the floor is the value.
   const fresh = resourceKeys(env.prefix(), ['f1', 'f2']);
-  assert.deepEqual(await runScript(redis, 'acquire', fresh.locks, [acquireArgs('c/2/0:1', 5_000, FLOOR, '1', 0)]), [1, FLOOR]);
+  assert.deepEqual(await runScript(redis, 'acquire', fresh.locks, [acquireArgs('c/2/0:1', 5_000, FLOOR, '1', 0, 1)]), [1, FLOOR]);
   assert.deepEqual(await redis.mget(...fresh.counters), [FLOOR, FLOOR]);
   // One resource (the fast path of acquire.lua): the same rules, and a replayed attempt gets its token back.
   const one = resourceKeys(env.prefix(), ['s1']);
   await redis.set(one.counters[0] ?? '', '9007199254740993');
-  const args = [acquireArgs('c/3/5000:1', 5_000, FLOOR, '1', 0)];
+  const args = [acquireArgs('c/3/5000:1', 5_000, FLOOR, '1', 0, 1)];
   assert.deepEqual(await runScript(redis, 'acquire', one.locks, args), [1, '9007199254740994']);
   assert.deepEqual(await runScript(redis, 'acquire', one.locks, args), [1, '9007199254740994'], 'replayed');
   assert.equal(await redis.get(one.counters[0] ?? ''), '9007199254740994');
   assert.deepEqual(
-    await runScript(redis, 'acquire', one.locks, [acquireArgs('c/4/5000:1', 5_000, FLOOR, '1', 0)]),
+    await runScript(redis, 'acquire', one.locks, [acquireArgs('c/4/5000:1', 5_000, FLOOR, '1', 0, 1)]),
     [0, 1, '9007199254740994'],
     'held, with the counter as it is now',
   );

@@ -4,23 +4,25 @@
 -- client cannot re-grab it while others wait.
 -- KEYS:    lk[1..n] (the counters fc, queues q (ticket -> arrival score) and qe (ticket -> expiry
 --          in server ms) are derived, see include/keys.lua), then the ready key on gated nodes
---          (its value '<cluster id> <max ttl> <incarnation>', see fencing/ready-gate.ts)
--- ARGV:    [1] '<owner> <ttl> <floor> <score> <stay>' (keys.ts, acquireArgs): owner
+--          (its value '<cluster id> <max ttl> <incarnation> <nodes>', see fencing/ready-gate.ts)
+-- ARGV:    [1] '<owner> <ttl> <floor> <score> <stay> <nodes>' (keys.ts, acquireArgs): owner
 --          '<ticket>:<attempt>' (a ticket per acquire call, fresh per attempt); ttl in ms; floor:
 --          wall clock in µs; ticket score (arrival, µs); ms to stay queued when blocked (0: do not
---          queue, e.g. tryAcquire)
+--          queue, e.g. tryAcquire); nodes: how many nodes the client's Redlock has
 -- Returns: {1, m}  locked; m is the token this node moved to, a decimal string
 --          {0, i, c}  blocked on the i-th resource (held, or another waiter is ahead); queued if
 --          asked; c is the first resource's counter now, so that a hand-over grant announced
 --          later can be proven newer than this answer (its token is above c)
---          error 'NOTREADY …' when the ready key is required and missing (node lost its data)
+--          error 'NOTREADY …' when the ready key is required and missing (node never initialised,
+--          or lost its data)
 --          error 'TTLTOOLONG <max>' when ttl is above the cluster's max TTL kept in the ready key
+--          error 'CLUSTERSIZE <n>' when the node belongs to a cluster of n nodes, not the client's
 -- Counters are decimal strings compared by length, then lexically, so no precision is lost in
 -- Lua's doubles; the + 1 is INCR, exact up to 2^63 - 1 (past that Redis answers an error).
 -- Kept lean: 4 calls in the common uncontended single-key case.
 local gated = string.sub(KEYS[#KEYS], -7) == '__ready'
 local n = gated and #KEYS - 1 or #KEYS
-local owner, ttl, floor, score, stay = string.match(ARGV[1], '^(%S+) (%d+) (%d+) (%d+) (%d+)$')
+local owner, ttl, floor, score, stay, nodes = string.match(ARGV[1], '^(%S+) (%d+) (%d+) (%d+) (%d+) (%d+)$')
 --@include keys
 --@include decimal
 --@include counter
@@ -31,9 +33,10 @@ for i = 1, n do q[i] = keyOf(KEYS[i], 'q') end
 if gated then
   local mark = redis.call('GET', KEYS[n + 1])
   if not mark then
-    return redis.error_reply('NOTREADY this node lost its data (no ready marker); repair it')
+    return redis.error_reply('NOTREADY no ready marker: never initialised, or lost its data')
   end
-  local max = string.match(mark, '^%S+ (%d+) ')
+  local max, size = string.match(mark, '^%S+ (%d+) %S+ ?(%d*)$')
+  if size and size ~= '' and size ~= nodes then return redis.error_reply('CLUSTERSIZE ' .. size) end
   if max and tonumber(ttl) > tonumber(max) then return redis.error_reply('TTLTOOLONG ' .. max) end
 end
 local waiting = redis.call('EXISTS', unpack(q))
