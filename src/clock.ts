@@ -1,3 +1,5 @@
+import { RedfenceError } from './errors.js';
+
 /**
  * The one source of time in redfence. `now()` is monotonic (never jumps with the wall clock) and is
  * what validity is measured on; timers come from the same clock so tests can drive both.
@@ -49,18 +51,14 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
   });
 }
 
-/** Rejects with this when a bounded operation got no answer in time. */
-export class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-}
-
 /**
- * Settles as `promise` does, or rejects with a {@link TimeoutError} after `ms` on `clock`, whichever
- * comes first: for requests that a dropped connection may never settle (admin commands).
+ * Settles as `promise` does, or rejects with a {@link RedfenceError} (code `TIMEOUT`) after `ms` on
+ * `clock`, whichever comes first: for requests that a dropped connection may never settle (admin
+ * commands).
  */
 export function bounded<T>(clock: Clock, ms: number, promise: Promise<T>, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(new TimeoutError(`${what}: no reply within ${ms} ms`)), ms);
+    const timer = clock.setTimeout(() => reject(new RedfenceError('TIMEOUT', `${what}: no reply within ${ms} ms`)), ms);
     promise.then(
       (value) => {
         clock.clearTimeout(timer);

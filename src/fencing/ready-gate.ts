@@ -197,7 +197,12 @@ export class ReadyGate {
   repair(node: RedisNode): Promise<RepairReport> {
     let running = this.#repairing.get(node);
     if (running === undefined) {
-      running = this.#repair(node).finally(() => this.#repairing.delete(node));
+      running = this.#repair(node)
+        .catch((error: unknown) => {
+          if (error instanceof RedfenceError) throw error;
+          throw new RedfenceError('REPAIR_FAILED', `Repair of ${node.name} failed: ${error instanceof Error ? error.message : String(error)}; repair it again (autoRepair does).`, { cause: error });
+        })
+        .finally(() => this.#repairing.delete(node));
       this.#repairing.set(node, running);
     }
     return running;

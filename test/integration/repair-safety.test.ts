@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { InvalidOptionsError, type Lock, type Redlock, RedisNode, type RepairReport, systemClock } from '../../src/index.js';
+import { InvalidOptionsError, type Lock, RedfenceError, type Redlock, RedisNode, type RepairReport, systemClock } from '../../src/index.js';
 import { connected, delay, useCluster } from '../support/cluster.js';
 
 // Issue 9, items 2, 3, 4 and 7: a repair must keep a node out until every lease it forgot has
@@ -109,6 +109,27 @@ describe('repair copies from sources that kept their data', () => {
 });
 
 describe('repair never hangs', () => {
+  test('a repair whose source stops answering fails with a RedfenceError within the admin bound', async () => {
+    const redlock = env.redlock({ maxTtl: 200, automaticExtensionThreshold: 100, nodeTimeout: 50, autoRepair: false });
+    const prefix = redlock.settings.prefix;
+    await redlock.acquire('s', 100).then((l) => l.release());
+    const clients = env.clients();
+    await clients[1]?.eval("for i = 1, 100000 do redis.call('SET', KEYS[1] .. i, '') end", 1, `${prefix}filler:`);
+    await clients[0]?.flushall();
+    const repair = redlock.repair(0);
+    await until(async () => (await clients[0]?.exists(`${prefix}__repairing`)) === 1, 5_000, 'repair started');
+    env.cluster.pause(1);
+    const started = performance.now();
+    const error = await repair.then(
+      () => assert.fail('repaired from a paused source'),
+      (e: unknown) => e,
+    );
+    env.cluster.resume(1);
+    assert.ok(error instanceof RedfenceError && error.code === 'TIMEOUT', String(error));
+    assert.ok(performance.now() - started < 5_000);
+    await clients[1]?.flushall();
+  });
+
   test('a repair whose requests a recycled connection dropped times out, and autoRepair tries again', async () => {
     const redlock = env.redlock({ maxTtl: 200, automaticExtensionThreshold: 100, nodeTimeout: 50 });
     const prefix = redlock.settings.prefix;
