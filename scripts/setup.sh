@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # From a fresh clone to a running demo in one command: installs redis-server (and PostgreSQL, for
-# the SQL fencing example's test) when missing (Debian/Ubuntu packages), installs the locked npm dependencies, builds, and runs the demo on an
+# the SQL fencing example's test) when missing (Debian/Ubuntu packages), installs the locked npm dependencies (which builds), and runs the demo on an
 # embedded local 5-node cluster. Arguments go to the demo (e.g. --duration 3); --no-demo skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$major" -lt 20 ]; then
-  echo "setup: redfence needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+# Node 20.19+ or 22.12+: the versions that can require() an ES module (package.json "engines").
+if ! node -e '
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  process.exit((major === 20 ? minor >= 19 : major === 22 ? minor >= 12 : major >= 23) ? 0 : 1);
+' 2>/dev/null; then
+  echo "setup: redfence needs Node.js 20.19+ or 22.12+ (found: $(node --version 2>/dev/null || echo none))" >&2
   exit 1
 fi
 
@@ -24,8 +27,8 @@ if ((${#need[@]})); then
 fi
 redis-server --version
 
+# npm ci also builds: the package's `prepare` script runs `npm run build`.
 npm ci --no-audit --no-fund
-npm run build
 
 if [ "${1:-}" = "--no-demo" ]; then exit 0; fi
 node dist/cli/main.js demo "$@"

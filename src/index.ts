@@ -13,7 +13,7 @@ export {
 } from './errors.js';
 export { RedisFence, type RedisFenceOptions } from './fencing/redis-fence.js';
 export type { InitReport, NodeState, RepairReport } from './fencing/ready-gate.js';
-export { type NodeInput, RedisNode } from './nodes/redis-node.js';
+export { type IORedisClient, type NodeInput, RedisNode } from './nodes/redis-node.js';
 export { Lock } from './redlock/lock.js';
 export {
   type AcquireOptions,

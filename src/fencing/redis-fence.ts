@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidOptionsError, StaleTokenError } from '../errors.js';
-import { runScript } from '../nodes/redis-node.js';
+import { type IORedisClient, runScript } from '../nodes/redis-node.js';
 import { nonEmptyString } from '../options.js';
 
 /** Options of {@link RedisFence}. */
@@ -35,11 +35,13 @@ export class RedisFence {
   readonly #redis: Redis | Cluster;
   readonly #prefix: string;
 
-  constructor(redis: Redis | Cluster, options: RedisFenceOptions = {}) {
+  /** @param redis an ioredis `Redis` or `Cluster` (5.x or 6.x, also from another copy of ioredis) */
+  constructor(redis: Redis | Cluster | IORedisClient, options: RedisFenceOptions = {}) {
     if (typeof (redis as Partial<Redis> | undefined)?.defineCommand !== 'function') {
       throw new InvalidOptionsError('Expected `redis` to be an ioredis Redis or Cluster client');
     }
-    this.#redis = redis;
+    // Another copy's client has the same methods (the shape check above); it is used as one.
+    this.#redis = redis as Redis | Cluster;
     this.#prefix = nonEmptyString('prefix', options.prefix ?? 'fence:');
   }
 
