@@ -11,7 +11,7 @@ export {
   RedfenceError,
   StaleTokenError,
 } from './errors.js';
-export { RedisFence, type RedisFenceOptions } from './fencing/redis-fence.js';
+export { type FenceCallOptions, RedisFence, type RedisFenceOptions } from './fencing/redis-fence.js';
 export type { InitReport, NodeState, RepairReport } from './fencing/ready-gate.js';
 export { type IORedisClient, type NodeInput, RedisNode } from './nodes/redis-node.js';
 export { Lock } from './redlock/lock.js';

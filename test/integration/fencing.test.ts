@@ -3,6 +3,7 @@ import { afterEach, describe, test } from 'node:test';
 import {
   InvalidOptionsError,
   QuorumError,
+  RedfenceError,
   RedisFence,
   type RedlockEvents,
   type RepairReport,
@@ -241,6 +242,39 @@ describe('RedisFence', () => {
     resumeOld();
     await assert.rejects(oldUpdate, StaleTokenError);
     assert.equal(await store.get(key), '110', 'no lost update, no stale write');
+  });
+
+  test("the documented barrier: after the new holder's check('account:7'), a stale holder's write to account:7:balance is refused", async () => {
+    const redlock = env.redlock();
+    const other = env.redlock({ prefix: redlock.settings.prefix });
+    const store = env.clients()[2];
+    assert.ok(store);
+    const fence = new RedisFence(store, { prefix: `${env.prefix()}fence:` });
+    const balance = `${redlock.settings.prefix}account:7:balance`;
+    const account = { resource: 'account:7' };
+    const stale = await redlock.acquire('account:7', 200);
+    await fence.set(balance, '100', stale.fencingToken, account);
+    await delay(300); // the first holder is paused past its lease
+    const fresh = await other.acquire('account:7', 1_000);
+    await fence.check('account:7', fresh.fencingToken); // barrier: older holders are out
+    await assert.rejects(fence.set(balance, '666', stale.fencingToken, account), StaleTokenError);
+    await assert.rejects(fence.get(balance, stale.fencingToken, account), StaleTokenError);
+    await assert.rejects(fence.update(balance, stale.fencingToken, (v) => `${v}!`, account), StaleTokenError);
+    assert.equal(await store.get(balance), '100', 'the stale holder changed nothing');
+    await fence.update(balance, fresh.fencingToken, (v) => String(Number(v) + 20), account);
+    assert.equal(await store.get(balance), '120');
+    // Without { resource }, a key is its own resource: the barrier on account:7 does not cover it.
+    await fence.set(`${balance}:unscoped`, 'x', stale.fencingToken);
+    await fresh.release();
+  });
+
+  test('a store that fails answers with a RedfenceError, not a raw client error', async () => {
+    const { Redis } = await import('ioredis');
+    const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on('error', () => undefined);
+    const fence = new RedisFence(dead);
+    await assert.rejects(fence.check('r', 1n), (e: unknown) => e instanceof RedfenceError && e.code === 'STORE_ERROR' && !(e instanceof StaleTokenError));
+    dead.disconnect();
   });
 
   test('end to end: a lock holder that lost its lock cannot write after the next holder', async () => {
