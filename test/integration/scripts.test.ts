@@ -177,3 +177,17 @@ test("a waiter's place is its clock's arrival time, kept within 1 s of the node'
   assert.ok(behind >= server - 1_000_000n && behind < server, `queued ${server - behind} µs early, at most 1 s`);
   assert.ok(ahead > server && ahead <= server + 1_100_000n, `queued ${ahead - server} µs late, at most 1 s`);
 });
+
+test('a waiter granted the lease on release keeps its place no longer than the lease', async () => {
+  const { redis, queue, acquire, release } = setup('place');
+  assert.equal((await acquire('c/1/0:1'))[0], 1);
+  // A waiter for 300 ms leases whose place would last a minute, and one behind it.
+  await acquire('c/2/300:1', 60_000, '10');
+  await acquire('c/3/300:1', 60_000, '20');
+  await release('c/1/0:1');
+  const [seconds] = await redis.time();
+  const place = Number(await redis.zscore(`${queue}e`, 'c/2/300'));
+  const nowMs = Number(seconds) * 1_000;
+  assert.ok(place <= nowMs + 1_000 + 300, `place ends ${place - nowMs} ms from now, with the 300 ms lease`);
+  assert.ok(Number(await redis.zscore(`${queue}e`, 'c/3/300')) > nowMs + 50_000, 'the next waiter keeps its place');
+});

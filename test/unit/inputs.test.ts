@@ -98,10 +98,10 @@ describe('scripts', () => {
     acquire: '4dafd242ab84510f4424c73f0279e5ffc7ee5f6f',
     extend: '53febc3021b1e075cbc0898030189c8dd8f5e97e',
     fence: 'eae8c3e8b259e12b1769cbf091fef16ba15906a7',
-    leaveQueue: '55831a0ac43a92a9cd8cf05b6abbbb3bcdf29e83',
+    leaveQueue: '6452486eeb1f37ab9472f8fb950cfdf1ced086d9',
     raiseFence: '97649571114b1e48f030526fd5ef4f2ee727a83d',
     ready: '76ba1e8dcfed031f843ddb599295c2921d8f3faf',
-    release: 'e772e15f0b816aabc346f13ced261599e144dccc',
+    release: 'f8317d8e97b485d6c10b25a8a6c09c2382f5d9dd',
     repairCounters: '12e56f6d074b5feddfeabe04079175b7b5a0ebb6',
   };
   test('every script is pinned by SHA1 and generated from its .lua file', () => {
