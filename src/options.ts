@@ -5,13 +5,17 @@ import { InvalidOptionsError } from './errors.js';
  * and one resolver that layers defaults, constructor options and per-call overrides.
  */
 
-function describe(value: unknown): string {
+/** A value as error messages show it: `` `'text'` (string) ``, `` `3` (number) ``, an array's length, an object's class. */
+export function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'object' && value !== null) return `an instance of \`${(value).constructor?.name ?? 'Object'}\``;
+  if (typeof value === 'function') return 'a function';
   const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? `'${value}'` : String(value);
   return `\`${shown}\` (${value === null ? 'null' : typeof value})`;
 }
 
 function fail(name: string, expected: string, value: unknown): never {
-  throw new InvalidOptionsError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+  throw new InvalidOptionsError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}`);
 }
 
 /** A whole number ≥ 1 (milliseconds, counts). */
@@ -93,7 +97,7 @@ export function resolveOptions<T extends object>(
       if (value !== undefined) out[key] = value;
     }
   }
-  for (const [key, check] of Object.entries(checks) as [string, (n: string, v: unknown) => unknown][]) {
+  for (const [key, check] of Object.entries<(n: string, v: unknown) => unknown>(checks)) {
     out[key] = check(key, out[key]);
   }
   return out as T;

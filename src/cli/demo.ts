@@ -63,7 +63,7 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const tty = options.tty ?? (options.write === undefined && process.stdout.isTTY === true);
-  let pids: number[] = [];
+  let pids: number[];
   let result: Omit<DemoSummary, 'stopped'>;
   let view: DemoView;
   {
@@ -243,7 +243,7 @@ async function play(cluster: LocalCluster, options: DemoOptions, write: (text: s
   };
 
   view.start();
-  let balance = Number.NaN;
+  let balance: number;
   try {
     await Promise.all(redlocks.map((redlock, id) => work(id, redlock, new RedisFence(storeClients[id] as Redis))));
     balance = Number((await storeClients[0]?.get(BALANCE)) ?? 0);

@@ -175,7 +175,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(command === 'repair' ? { node: { type: 'string' } } : {}),
   } as const);
   const urls = nodeUrls(command, positionals);
-  const prefix = values.prefix as string;
+  const prefix = values.prefix;
   if (prefix.length === 0) throw new UsageError(command, '`--prefix` must not be empty');
   const maxTtlRaw = values['max-ttl'] as string | undefined;
   const options = {

@@ -15,6 +15,8 @@ const ADMIN_TIMEOUT_MS = 2_000;
 const SCAN_COUNT = 1_000;
 /** How many more times bootstrap reads the markers when only some nodes have one. */
 const MIXED_MARKER_READS = 2;
+/** How long a repair's claim on a node outlives the wait it needs (for the copy before it). */
+const REPAIR_CLAIM_MARGIN_MS = 60_000;
 /** How many times a repair starts over when a source lost or changed its data during the copy. */
 const REPAIR_ROUNDS = 3;
 
@@ -209,7 +211,7 @@ export class ReadyGate {
   }
 
   async #repair(node: RedisNode): Promise<RepairReport> {
-    let markers = await this.markers();
+    const markers = await this.markers();
     // The node lost its data before this answer: every lease it forgot was set before now.
     const missingSince = this.#clock.now();
     const index = this.#nodes.indexOf(node);
@@ -228,24 +230,62 @@ export class ReadyGate {
       };
     }
     const uptimeS = unsafe.repairWaitByUptime ? await this.#admin(node, node.client.info('server'), 'INFO') : '';
-
-    // Written before anything is copied: a restart or flush of the node meanwhile wipes it, and the
-    // final mark refuses to make a node ready that forgot the counters copied onto it.
-    const repairId = randomUUID();
-    await this.#admin(node, node.client.set(this.#repairKey, repairId), 'SET');
     const quorum = Math.floor(this.#nodes.length / 2) + 1;
+    // A client that cannot see a majority of ready nodes gives up before it touches the node.
+    if (this.#nodes.filter((_, i) => i !== index && typeof markers[i] === 'string').length < quorum) {
+      throw this.#repairQuorumError(node, quorum, markers);
+    }
+    this.#assertOneCluster(markers);
+    const clusterMaxTtl = Math.max(0, ...markers.map((m) => (typeof m === 'string' ? (parseMarker(m)?.maxTtl ?? 0) : 0)));
+    const maxTtl = unsafe.ownMaxTtl ? this.#settings.maxTtl : Math.max(clusterMaxTtl, this.#settings.maxTtl);
+
+    // Claimed before anything is copied, and only if no other client's repair holds the node (its
+    // claim would be overwritten, and its final mark refused, over and over): a restart or flush of
+    // the node meanwhile wipes the claim, and the final mark refuses to make a node ready that
+    // forgot the counters copied onto it. The claim expires, so a repairer that crashed does not
+    // block the node for good.
+    const repairId = randomUUID();
+    const claimMs = Math.ceil(this.#waitMs(maxTtl)) + REPAIR_CLAIM_MARGIN_MS;
+    const claimed = await this.#admin(node, node.client.set(this.#repairKey, repairId, 'PX', claimMs, 'NX'), 'SET');
+    if (claimed !== 'OK') {
+      throw new RedfenceError('REPAIR_IN_PROGRESS', `${node.name} is being repaired by another client; it will be ready when that repair ends.`);
+    }
+    try {
+      return await this.#repairClaimed(node, index, markers, { missingSince, uptimeS, quorum, clusterMaxTtl, maxTtl, repairId });
+    } catch (error) {
+      // Failed: give the claim back (best effort), so that the next repair need not wait it out.
+      await this.#admin(node, node.run('unclaim', [this.#repairKey], [repairId]), 'unclaim').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #repairClaimed(
+    node: RedisNode,
+    index: number,
+    initial: readonly (string | null | undefined)[],
+    claim: {
+      readonly missingSince: number;
+      readonly uptimeS: string;
+      readonly quorum: number;
+      readonly clusterMaxTtl: number;
+      readonly maxTtl: number;
+      readonly repairId: string;
+    },
+  ): Promise<RepairReport> {
+    const { missingSince, uptimeS, quorum, clusterMaxTtl, maxTtl, repairId } = claim;
+    let markers = initial;
 
     // Copy from a majority of ready nodes, then check that each kept the marker it had when the
     // copy began: a source that lost its data during its scan (its marker is gone, or new after a
     // repair of its own) may have been copied empty. Then start over with the nodes ready now.
     // Counters are only ever raised on the target, so what an earlier round copied never hurts.
-    let highest = new Map<string, string>();
+    const highest = new Map<string, string>();
     let raised = 0;
     for (let round = 1; ; round += 1) {
       const sources = this.#nodes.flatMap((_, i) => (i !== index && typeof markers[i] === 'string' ? [i] : []));
       if (sources.length < quorum) throw this.#repairQuorumError(node, quorum, markers);
       const chosen = sources.slice(0, quorum);
-      highest = new Map<string, string>();
+      highest.clear();
       for (const i of chosen) {
         for (const [key, value] of await this.#countersOn(this.#nodes[i] as RedisNode)) {
           const seen = highest.get(key);
@@ -267,13 +307,10 @@ export class ReadyGate {
       markers = after;
     }
 
-    const ready = markers.flatMap((m) => (typeof m === 'string' ? [parseMarker(m)] : []));
-    const clusterId = ready.find((m) => m !== undefined)?.clusterId;
+    const clusterId = markers.flatMap((m) => (typeof m === 'string' ? [parseMarker(m)?.clusterId] : [])).find((id) => id !== undefined);
     if (clusterId === undefined) throw this.#repairQuorumError(node, quorum, markers);
     this.#assertOneCluster(markers);
     // The cluster's max TTL lives on the nodes, whichever client repairs: wait at least that long.
-    const clusterMaxTtl = Math.max(0, ...ready.map((m) => m?.maxTtl ?? 0));
-    const maxTtl = unsafe.ownMaxTtl ? this.#settings.maxTtl : Math.max(clusterMaxTtl, this.#settings.maxTtl);
     const waitedMs = unsafe.repairWaitByUptime
       ? await this.#waitFor(this.#clock.now(), this.#waitMs(maxTtl) + 1_000 - Number(/uptime_in_seconds:(\d+)/.exec(uptimeS)?.[1] ?? 0) * 1_000)
       : await this.#waitFor(missingSince, this.#waitMs(maxTtl));
@@ -398,7 +435,7 @@ export class ReadyGate {
       let cursor = '0';
       do {
         const scan = client.scan(cursor, 'MATCH', counterPattern(this.#settings.prefix), 'COUNT', SCAN_COUNT);
-        const [next, keys] = (await this.#admin(node, scan, 'SCAN')) as [string, string[]];
+        const [next, keys] = await this.#admin<[string, string[]]>(node, scan, 'SCAN');
         cursor = next;
         if (keys.length > 0) {
           const values = await this.#admin(node, Promise.all(keys.map((k) => client.get(k))), 'GET');

@@ -77,7 +77,7 @@ function isPlainObject(value: unknown): value is RedisOptions {
 /** What a node input that is neither a client, a URL nor options is, for the error message. */
 function describeInput(input: unknown): string {
   if (typeof input !== 'object' || input === null) return `\`${String(input)}\` (${input === null ? 'null' : typeof input})`;
-  const name = (input as object).constructor?.name ?? 'object';
+  const name = (input).constructor?.name ?? 'object';
   return `an instance of \`${name}\`${typeof (input as { sendCommand?: unknown }).sendCommand === 'function' ? ' (a node-redis client?)' : ''}`;
 }
 
@@ -92,7 +92,7 @@ function nameOf(client: Client): string {
     const first = (client as unknown as { startupNodes: unknown[] }).startupNodes[0] as { host?: string; port?: number } | string | number;
     return typeof first === 'object' ? `cluster:${first.host ?? '127.0.0.1'}:${first.port ?? 6379}` : `cluster:${String(first)}`;
   }
-  const { host, port, path } = (client as Redis).options;
+  const { host, port, path } = (client).options;
   return path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`;
 }
 
@@ -316,7 +316,7 @@ export class RedisNode {
    */
   subscriber(): Client {
     if (this.#subscriber === undefined) {
-      const sub = (this.isCluster ? this.client.duplicate() : (this.client as Redis).duplicate({ autoResubscribe: false, disconnectTimeout: DISCONNECT_TIMEOUT_MS })) as Client;
+      const sub = (this.isCluster ? this.client.duplicate() : (this.client as Redis).duplicate({ autoResubscribe: false, disconnectTimeout: DISCONNECT_TIMEOUT_MS }));
       sub.on('error', (error: Error) => this.reportError('subscriber', error));
       this.#subscriber = sub;
     }

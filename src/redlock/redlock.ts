@@ -23,7 +23,7 @@ import {
   wakePrefix,
 } from '../nodes/keys.js';
 import { type NodeInput, RedisNode } from '../nodes/redis-node.js';
-import { abortSignal, resourceList } from '../options.js';
+import { abortSignal, describeValue, resourceList } from '../options.js';
 import { Lock, type LockHost, type Validity } from './lock.js';
 import { quorumRound, type Reply, reportsOf } from './quorum-round.js';
 import {
@@ -35,6 +35,7 @@ import {
   resolveRedlockSettings,
   validUntil,
 } from './redlock-options.js';
+import { unsafe } from '../unsafe.js';
 import { ReleaseNotifier, type ReleaseWatch } from './release-notifier.js';
 
 /** Options of `new Redlock(nodes, options)`. */
@@ -146,7 +147,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     super();
     if (!Array.isArray(nodes) || nodes.length === 0) {
       throw new InvalidOptionsError(
-        `Expected \`nodes\` to be a non-empty array of Redis nodes, got \`${String(nodes)}\` (${typeof nodes}). ` +
+        `Expected \`nodes\` to be a non-empty array of Redis nodes, got ${describeValue(nodes)}. ` +
           'Use 3 or 5 independent Redis servers (1 only for development).',
       );
     }
@@ -162,7 +163,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     };
     const built: RedisNode[] = [];
     try {
-      for (const [i, input] of nodes.entries()) {
+      for (const [i, input] of (nodes as readonly NodeInput[]).entries()) {
         if (typeof input === 'object' && input !== null && nodes.indexOf(input) !== i) {
           throw new InvalidOptionsError(`Expected distinct nodes, got the same client object as \`nodes[${nodes.indexOf(input)}]\` and \`nodes[${i}]\``);
         }
@@ -275,7 +276,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
    */
   repair(node: number | RedisNode): Promise<RepairReport> {
     const target = typeof node === 'number' ? this.nodes[node] : this.nodes.find((n) => n === node);
-    if (target === undefined) throw new InvalidOptionsError(`Expected \`node\` to be one of this Redlock's nodes, got \`${String(node)}\``);
+    if (target === undefined) throw new InvalidOptionsError(`Expected \`node\` to be one of this Redlock's nodes, got ${describeValue(node)}`);
     return this.#gate.repair(target);
   }
 
@@ -530,7 +531,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       // Wake-ups and hand-overs heard so far were sent before this attempt reached the nodes: it
       // takes over or is blocked by whatever they announced, and only later ones can count.
       if (ticket.watch !== undefined) ticket.watch.attempting();
-      else this.#notifier?.forget(ticket.id);
+      else if (!unsafe.staleHandOver) this.#notifier?.forget(ticket.id);
       // Unique per attempt, and carrying the ticket: a later attempt of the same acquire may take
       // over what an earlier one left behind (see acquire.lua).
       const owner = `${ticket.id}:${(ticket.attempts += 1)}`;
@@ -551,10 +552,11 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       const grant: Grant = { owner, keys, settings };
       let failure: 'quorum' | 'fence' = 'quorum';
       const decided = await round.decided;
-      if (decided && (this.#duplicateNodes() !== undefined || refusalOf(round.replies, this.settings.prefix, this.nodes.length) !== undefined)) {
+      const refused = decided ? refusalOf(round.replies, this.settings.prefix, this.nodes.length) : undefined;
+      if (decided && (refused !== undefined || this.#duplicateNodes() !== undefined)) {
         void this.#release(grant, this.nodes, true);
         this.#checkDistinct();
-        throw refusalOf(round.replies, this.settings.prefix, this.nodes.length);
+        if (refused !== undefined) throw refused;
       }
       if (decided) {
         const { token, committed, slowPath } = await commitToken(
@@ -595,8 +597,8 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       this.#checkDistinct();
       const max = ttlLimitOf(round.replies);
       if (max !== undefined) throw ttlTooLong(lease, max);
-      const refused = refusalOf(round.replies, this.settings.prefix, this.nodes.length);
-      if (refused !== undefined) throw refused;
+      const refusal = refusalOf(round.replies, this.settings.prefix, this.nodes.length);
+      if (refusal !== undefined) throw refusal;
       const reports = reportsOf(this.nodes, round.replies);
       if (reports.some((r) => r.outcome === 'notReady')) {
         if (!bootstrapped && (await this.#gate.bootstrap())) continue;

@@ -120,6 +120,15 @@ async function holderAndWaiter(resource: string) {
   return { a, b, acquired, lk, fc: `${prefix}{${resource}}:fc`, q: `${prefix}{${resource}}:q` };
 }
 
+/** Resolves once a waiter is queued on every node (at most 5 s). */
+async function untilQueued(nodes: readonly { zcard(key: string): Promise<number> }[], q: string): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while ((await Promise.all(nodes.map((n) => n.zcard(q)))).some((n) => n === 0)) {
+    if (performance.now() > deadline) assert.fail('the waiter never queued on every node');
+    await delay(2);
+  }
+}
+
 /** `a` takes `resource`, `b` starts waiting for it, and `waitMs` later `a` releases: both locks, and
  * the ms from the release call to b's grant. */
 async function handOff(a: Redlock, b: Redlock, resource: string, waitMs = 50) {
@@ -150,15 +159,17 @@ test('a waiter is handed the lock on release, with a larger token and no round t
 
 test('hand-over grants that moved to different tokens take round 2 to the largest', async () => {
   const nodes = env.clients();
-  const { a, b, acquired, fc } = await holderAndWaiter('handed-slow');
+  const { a, b, acquired, fc, q } = await holderAndWaiter('handed-slow');
   const held = await a.acquire('handed-slow', 5_000);
   const waiting = b.acquire('handed-slow', 5_000);
-  await delay(50);
-  const ahead = (held.fencingToken + 1_000_000_000n).toString();
-  await nodes[0]?.set(fc, ahead); // node 0's counter ran ahead (e.g. a grant that failed elsewhere)
+  await untilQueued(nodes, q);
+  // Nodes 0-2 ran ahead, each to another value (e.g. grants that failed elsewhere): whichever 3
+  // hand-overs b hears first, they hold different tokens, so b raises the others to the largest.
+  const ahead = held.fencingToken + 1_000_000_000n;
+  await Promise.all([0, 1, 2].map((i) => nodes[i]?.set(fc, (ahead + BigInt(10 * i)).toString())));
   await held.release();
   const lock = await waiting;
-  assert.equal(lock.fencingToken, BigInt(ahead) + 1n);
+  assert.ok(lock.fencingToken > ahead, `token ${lock.fencingToken} above the counters that ran ahead`);
   assert.deepEqual(acquired.map((e) => [e.attempts, e.slowPath]), [[1, true]]);
   const counters = await Promise.all(nodes.map((n) => n.get(fc)));
   assert.ok(counters.filter((c) => c === lock.fencingToken.toString()).length >= 3, `counters: ${counters.join(', ')}`);

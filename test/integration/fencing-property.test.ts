@@ -45,7 +45,7 @@ test(`tokens stay unique and real-time monotonic while nodes are paused, killed 
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.add(child);
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       const event = JSON.parse(line) as {
         grant?: { resource: string; token: string; invokedNs: string; completedNs: string; client: string };

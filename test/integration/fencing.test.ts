@@ -108,7 +108,8 @@ describe('ready gate and repair', () => {
     }
     const resources = ['x', 'y', 'z'];
     const node0Before = env.clients()[0];
-    const preCrash = await Promise.all(resources.map((r) => node0Before?.get(fcKey(redlock.settings.prefix, r))));
+    assert.ok(node0Before);
+    const preCrash = await Promise.all(resources.map((r) => node0Before.get(fcKey(redlock.settings.prefix, r))));
     await env.cluster.restart(0, { empty: true });
     const restartedAt = performance.now();
     await connected(redlock, 0);

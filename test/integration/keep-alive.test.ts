@@ -38,7 +38,7 @@ test('keepAlive: a SIGKILLed holder frees a 30 s lock within about one lease', a
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   try {
-    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
     const held = BigInt((JSON.parse(line) as { held: string }).held);
     await delay(1_200); // several renewals
     assert.equal(await waiter.tryAcquire('crash', 1_000), null, 'the holder keeps it alive');

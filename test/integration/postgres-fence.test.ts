@@ -219,8 +219,8 @@ async function startPostgres(): Promise<PostgresServer> {
       const started = spawn(file, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       child = started;
       process.once('exit', killOnExit);
-      started.stdout?.on('data', log.push);
-      started.stderr?.on('data', log.push);
+      started.stdout?.on('data', (chunk: Buffer) => log.push(chunk));
+      started.stderr?.on('data', (chunk: Buffer) => log.push(chunk));
       const ready = await waitReady(port, started);
       if (ready) {
         return { port, dir, stop };

@@ -10,6 +10,7 @@ const env = useCluster(5);
 afterEach(() => env.heal());
 
 const fcKey = (prefix: string, resource: string) => `${prefix}{${resource}}:fc`;
+const at = <T>(list: readonly T[], i: number): T => list[i] ?? assert.fail(`no element ${i}`);
 
 /** Polls `condition` every few ms until it holds; fails after `ms`. */
 async function until(condition: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
@@ -90,10 +91,10 @@ describe('repair copies from sources that kept their data', () => {
     const clients = env.clients();
     // A grant that only nodes 0, 3 and 4 saw, from a client whose wall clock was far ahead.
     const ahead = (BigInt(Date.now()) * 1000n + 10n ** 12n).toString();
-    await Promise.all([0, 3, 4].map((i) => clients[i]?.set(fcKey(prefix, 't'), ahead)));
+    await Promise.all([0, 3, 4].map((i) => at(clients, i).set(fcKey(prefix, 't'), ahead)));
     // Sources are scanned in order (1, 2, 3): many other keys on 1 and 2 make their scans slow.
     const fill = "for i = 1, 200000 do redis.call('SET', KEYS[1] .. i, '') end";
-    await Promise.all([1, 2].map((i) => clients[i]?.eval(fill, 1, `${prefix}filler:`)));
+    await Promise.all([1, 2].map((i) => at(clients, i).eval(fill, 1, `${prefix}filler:`)));
     await clients[0]?.flushall();
 
     const repair = redlock.repair(0);
@@ -104,7 +105,30 @@ describe('repair copies from sources that kept their data', () => {
     assert.equal(report.alreadyReady, false);
     const copied = await clients[0]?.get(fcKey(prefix, 't'));
     assert.equal(copied, ahead, 'node 0 has the highest counter again (from node 4)');
-    await Promise.all([1, 2].map((i) => clients[i]?.flushall()));
+    await Promise.all([1, 2].map((i) => at(clients, i).flushall()));
+  });
+});
+
+describe('repairs do not undo each other', () => {
+  test('a client that cannot see a majority leaves the node alone; of two concurrent repairs one finishes', async () => {
+    const a = env.redlock({ maxTtl: 300, automaticExtensionThreshold: 100, autoRepair: false, nodeTimeout: 100 });
+    const b = env.redlock({ prefix: a.settings.prefix, maxTtl: 300, automaticExtensionThreshold: 100, autoRepair: false, nodeTimeout: 100 });
+    const prefix = a.settings.prefix;
+    await a.acquire('c', 200).then((l) => l.release());
+    const clients = env.clients();
+    await at(clients, 0).flushall();
+    // b sees only nodes 0 and 1 (2-4 paused): no majority of sources, so it must not claim node 0.
+    for (const i of [2, 3, 4]) env.cluster.pause(i);
+    await assert.rejects(b.repair(0), (e: unknown) => e instanceof RedfenceError && e.code === 'REPAIR_QUORUM');
+    for (const i of [2, 3, 4]) env.cluster.resume(i);
+    assert.equal(await at(clients, 0).exists(`${prefix}__repairing`), 0, 'no claim left by a repair that could not run');
+    // a and b at once: one claims the node and finishes, the other is told it is in progress.
+    const results = await Promise.allSettled([a.repair(0), b.repair(0)]);
+    const done = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    assert.equal(done.length, 1, JSON.stringify(results.map((r) => r.status)));
+    assert.ok(refused[0] instanceof RedfenceError && refused[0].code === 'REPAIR_IN_PROGRESS', String(refused[0]));
+    assert.match((await at(clients, 0).get(`${prefix}__ready`)) ?? '', / 300 /, 'node 0 is ready');
   });
 });
 
@@ -135,7 +159,7 @@ describe('repair never hangs', () => {
     const prefix = redlock.settings.prefix;
     await redlock.acquire('h', 100).then((l) => l.release());
     const clients = env.clients();
-    await Promise.all([1, 2].map((i) => clients[i]?.eval("for i = 1, 100000 do redis.call('SET', KEYS[1] .. i, '') end", 1, `${prefix}filler:`)));
+    await Promise.all([1, 2].map((i) => at(clients, i).eval("for i = 1, 100000 do redis.call('SET', KEYS[1] .. i, '') end", 1, `${prefix}filler:`)));
     const repaired = new Promise<RepairReport>((resolve) => redlock.on('repaired', resolve));
     await env.cluster.restart(0, { empty: true });
     await connected(redlock, 0);
@@ -157,7 +181,7 @@ describe('repair never hangs', () => {
       assert.equal(report.node, redlock.nodes[0]?.name);
     } finally {
       clearInterval(retry);
-      await Promise.all([1, 2].map((i) => clients[i]?.flushall()));
+      await Promise.all([1, 2].map((i) => at(clients, i).flushall()));
     }
   });
 });

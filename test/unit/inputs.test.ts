@@ -5,7 +5,6 @@ import { after, describe, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { findRedisServer, InvalidOptionsError, RedfenceError, Redlock } from '../../src/index.js';
 import { luaScripts } from '../../src/generated/lua-scripts.js';
-// @ts-expect-error: the build step is plain JavaScript without types
 import { expandLua, stripComments } from '../../scripts/build-lua.mjs';
 
 const offline = (n = 3) => Array.from({ length: n }, (_, i) => ({ port: 1 + i, lazyConnect: true }));
@@ -103,6 +102,7 @@ describe('scripts', () => {
     ready: '76ba1e8dcfed031f843ddb599295c2921d8f3faf',
     release: 'f8317d8e97b485d6c10b25a8a6c09c2382f5d9dd',
     repairCounters: '12e56f6d074b5feddfeabe04079175b7b5a0ebb6',
+    unclaim: 'e5a212447e6ae33c5b92e0c862054e8ac229b69b',
   };
   test('every script is pinned by SHA1 and generated from its .lua file', () => {
     assert.deepEqual(Object.keys(luaScripts).sort(), Object.keys(pinned).sort());

@@ -63,7 +63,7 @@ describe('Lock on a fake clock', () => {
     clock.advance(1);
     assert.equal(lock.signal.aborted, true);
     assert.ok(lock.signal.reason instanceof LockLostError);
-    assert.equal((lock.signal.reason as LockLostError).reason, 'expired');
+    assert.equal((lock.signal.reason).reason, 'expired');
     assert.equal(lock.remainingMs(), 0);
     assert.equal(host.lost.length, 1);
   });
