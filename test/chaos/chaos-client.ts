@@ -13,9 +13,11 @@
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { type Clock, type Lock, LockLostError, RedfenceError, Redlock } from '../../src/index.js';
+import { unsafe } from '../../src/unsafe.js';
 import { seededRandom } from '../support/random.js';
 import type { ClientConfig } from './client-config.js';
 import { type HistoryEvent, hrNow, toJsonLine } from './history.js';
+import { installOldQueueHead } from './old-queue-head.js';
 import { StoreClient } from './store-client.js';
 
 const configPath = process.argv[2];
@@ -26,6 +28,13 @@ if (config.wallClockOffsetMs !== 0) {
   const realNow = Date.now.bind(Date);
   Date.now = () => realNow() + config.wallClockOffsetMs;
 }
+
+// Issue 9 negative controls: the old behaviour back, before any Redlock exists.
+for (const name of config.unsafe ?? []) {
+  if (!(name in unsafe)) throw new Error(`unknown unsafe switch ${name}`);
+  unsafe[name] = true;
+}
+const patchedScripts = config.oldQueueHead ? installOldQueueHead() : [];
 
 const historyFd = openSync(config.historyFile, 'a');
 type Draft = Omit<HistoryEvent, 'proc' | 't'> & { readonly t?: bigint };
@@ -46,6 +55,8 @@ const wallClock: Clock = { ...hrClock, now: () => Date.now() };
 const store = new StoreClient(config.storeUrl);
 const stats = { grants: 0, fails: 0, rejected: 0 };
 let stopping = false;
+/** `halt`: the work loops end (no new acquires), but the process stays up until `stop`. */
+let halted = false;
 /** `go` lines from the runner not yet used (a victim waits for one before each round). */
 let goes = 0;
 let wake: (() => void) | undefined;
@@ -79,7 +90,7 @@ class LogicalClient {
     this.name = `${config.proc}/${index}`;
     this.random = seededRandom(config.seed * 7919 + index * 104_729 + 1);
     this.redlock = new Redlock(
-      config.nodes.map((n) => ({ host: n.host, port: n.port, disableClientInfo: true })),
+      config.nodes.map((n) => ({ host: n.host, port: n.port, disableClientInfo: true, ...(config.keyPrefix ? { keyPrefix: config.keyPrefix } : {}) })),
       {
         prefix: config.prefix,
         driftFactor: config.driftFactor,
@@ -94,7 +105,10 @@ class LogicalClient {
       },
     );
     this.redlock.on('clockDrift', (e) => emit({ ev: 'clockDrift', client: this.name, stepMs: e.stepMs }));
-    this.redlock.on('repaired', (e) => emit({ ev: 'repaired', client: this.name, node: e.node, waitedMs: e.waitedMs }));
+    this.redlock.on('repaired', (e) => emit({ ev: 'repaired', client: this.name, node: e.node, waitedMs: e.waitedMs, counters: e.counters, raised: e.raised }));
+    this.redlock.on('nodeError', (e) => {
+      if (e.operation === 'repair') emit({ ev: 'repair-error', client: this.name, node: e.node, message: e.error.message });
+    });
   }
 
   uniform([lo, hi]: readonly [number, number]): number {
@@ -216,7 +230,8 @@ class LogicalClient {
 
   /** The worker loop: random keys, random sections, until told to stop. */
   async work(): Promise<void> {
-    for (let n = 0; !stopping; n += 1) {
+    if (config.startOnGo) await started;
+    for (let n = 0; !stopping && !halted; n += 1) {
       const key = this.pickKey();
       const grantId = `${this.name}/${n}`;
       const lock = await this.acquire(key, grantId);
@@ -259,6 +274,10 @@ class LogicalClient {
           const start = performance.now();
           for (let at = start; at < start + v.holdAfterMs; at += v.opEveryMs) {
             if (!(await this.holdUntil(lock, v.key, grantId, at))) break;
+            if (v.releaseOnGo && goes > 0) {
+              goes -= 1;
+              break;
+            }
             if (!(await this.increment(lock, v.key, grantId))) break;
           }
         }
@@ -269,20 +288,73 @@ class LogicalClient {
   }
 }
 
+/** Resolves at the first `go` line (startOnGo) or at `stop`. */
+let start: () => void = () => undefined;
+const started = new Promise<void>((resolve) => (start = resolve));
+/** Resolves at `stop` (idle processes wait for it). */
+let stopped: () => void = () => undefined;
+const untilStopped = new Promise<void>((resolve) => (stopped = resolve));
+
+/** `repair <node index>`: repairs that node with the first logical client's Redlock; reports the outcome. */
+function repairCommand(arg: string): void {
+  const node = Number(arg);
+  const client = clients[0];
+  if (client === undefined || !Number.isInteger(node)) {
+    emit({ ev: 'repair-failed', node, err: 'no client or bad node index' });
+    return;
+  }
+  const t = hrNow();
+  client.redlock.repair(node).then(
+    (r) => emit({ ev: 'repair-done', node, t, ms: Number(hrNow() - t) / 1e6, counters: r.counters, raised: r.raised, waitedMs: r.waitedMs, alreadyReady: r.alreadyReady }),
+    (error: unknown) => emit({ ev: 'repair-failed', node, t, ms: Number(hrNow() - t) / 1e6, err: errCode(error), message: String(error) }),
+  );
+}
+
 const input = createInterface({ input: process.stdin });
-input.on('line', (line) => {
-  if (line.trim() === 'stop') stopping = true;
-  if (line.trim() === 'go') goes += 1;
+input.on('line', (raw) => {
+  const line = raw.trim();
+  if (line === 'stop') {
+    stopping = true;
+    start();
+    stopped();
+  }
+  if (line === 'halt') halted = true;
+  if (line === 'go') {
+    goes += 1;
+    start();
+  }
+  if (line.startsWith('repair ')) repairCommand(line.slice('repair '.length));
   wake?.();
 });
-setTimeout(() => (stopping = true), config.maxRunMs).unref();
+setTimeout(() => {
+  stopping = true;
+  start();
+  stopped();
+}, config.maxRunMs).unref();
 setTimeout(() => process.exit(3), config.maxRunMs + 15_000).unref();
 const statsTimer = setInterval(() => emit({ ev: 'stats', ...stats, wall: Date.now(), hr: hrNow() }), 1_000);
 
-const clients = Array.from({ length: config.clients }, (_, i) => new LogicalClient(i));
-emit({ ev: 'ready', pid: process.pid });
+/**
+ * The logical clients. A Redlock that refuses this process's options (e.g. ioredis `keyPrefix`,
+ * issue 9 item 5) is reported (`refused`, and an acquire `fail` INVALID_OPTIONS in the history) and
+ * the process then idles until `stop`.
+ */
+let clients: LogicalClient[] = [];
+let refused: string | undefined;
 try {
-  await Promise.all(clients.map((c) => (config.victim ? c.victim() : c.work())));
+  clients = Array.from({ length: config.clients }, (_, i) => new LogicalClient(i));
+} catch (error) {
+  if (!(error instanceof RedfenceError)) throw error;
+  refused = `${error.code}: ${error.message}`;
+  record({ client: `${config.proc}/0`, op: 'acquire', phase: 'fail', key: 'construct', err: error.code });
+}
+emit({ ev: 'ready', pid: process.pid, ...(refused === undefined ? {} : { refused }), ...(patchedScripts.length > 0 ? { patchedScripts } : {}) });
+try {
+  if (refused !== undefined || config.idle) await untilStopped;
+  else await Promise.all(clients.map((c) => (config.victim ? c.victim() : c.work())));
+  // No acquire is in flight from here on (closing the connections may still take a while).
+  emit({ ev: 'work-done' });
+  if (halted) await untilStopped;
 } catch (error) {
   emit({ ev: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   process.exitCode = 2;

@@ -4,6 +4,8 @@
  * 2·ttl, critical sections of 5–100 ms with 1–3 fenced read-modify-write increments).
  */
 
+import type { UnsafeSwitch } from '../../src/unsafe.js';
+
 /**
  * A scripted client: for each `go` line from the runner, acquire, touch the store, tell the runner
  * (`victim-ready`), then act on what it believes.
@@ -21,6 +23,8 @@ export interface VictimConfig {
   readonly opEveryMs: number;
   /** Pause between rounds. */
   readonly gapMs: number;
+  /** End the section (release) at the next `go` line from the runner, at the latest after `holdAfterMs`. */
+  readonly releaseOnGo?: boolean;
 }
 
 export interface ClientConfig {
@@ -66,6 +70,23 @@ export interface ClientConfig {
    */
   readonly wallClockOffsetMs: number;
   readonly victim?: VictimConfig;
+  /**
+   * Test-only switches of src/unsafe.ts this process turns on before it creates its Redlocks
+   * (negative controls of issue 9: the old, unsafe behaviour back).
+   */
+  readonly unsafe: readonly UnsafeSwitch[];
+  /**
+   * Negative control of issue 9 item 6: run the scripts with the old waiter-queue head (prunes at
+   * most 16 expired tickets and returns the 17th unchecked), patched into this process's copy of
+   * the generated scripts (adversarial-support.ts).
+   */
+  readonly oldQueueHead: boolean;
+  /** ioredis `keyPrefix` on every node connection ('' = none; issue 9 item 5). */
+  readonly keyPrefix: string;
+  /** Run no work loop: only serve runner commands (`repair <node>`) until `stop`. */
+  readonly idle: boolean;
+  /** Start the work loop only at the first `go` line from the runner (every logical client at once). */
+  readonly startOnGo: boolean;
   readonly storeUrl: string;
   readonly historyFile: string;
   readonly seed: number;
@@ -97,6 +118,11 @@ export const clientDefaults = {
   skipValidityCheck: false,
   watchSignal: true,
   wallClockOffsetMs: 0,
+  unsafe: [],
+  oldQueueHead: false,
+  keyPrefix: '',
+  idle: false,
+  startOnGo: false,
 } as const satisfies Partial<ClientConfig>;
 
 /** The wiring the runner fills in for every process. */

@@ -5,7 +5,7 @@
  * spawned here are ever signalled; a process-exit hook kills any that are left.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,8 @@ export interface ClientProcess {
   /** When it was killed (or died); claims end there. */
   deathT: bigint | undefined;
   exitCode: number | null | undefined;
+  /** Its `ready` line (`refused`: the library refused its options; `patchedScripts`). */
+  readyEvent?: ClientEvent;
 }
 
 const live = new Set<ChildProcess>();
@@ -81,9 +83,9 @@ export class ClientProcesses {
     );
     const proc: ClientProcess = { name: config.proc, config, child, exited, stats: { grants: 0, fails: 0, rejected: 0 }, deathT: undefined, exitCode: undefined };
     this.procs.set(config.proc, proc);
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => this.#onLine(proc, line));
-    await this.waitFor(config.proc, (e) => e.ev === 'ready', readyTimeoutMs);
+    proc.readyEvent = await this.waitFor(config.proc, (e) => e.ev === 'ready', readyTimeoutMs);
     return proc;
   }
 
@@ -206,11 +208,13 @@ export class ClientProcesses {
         fails: Number(event['fails'] ?? 0),
         rejected: Number(event['rejected'] ?? 0),
         wall: Number(event['wall']),
-        hr: BigInt(String(event['hr'] ?? '0')),
+        hr: BigInt(String(event['hr'] as string | number | undefined ?? '0')),
       };
     } else if (event.ev === 'error') {
       this.errors.push(`${proc.name}: ${String(event['message'])}`);
     }
+    // Everything but the frequent lines, for the artifacts (repairs, refusals, errors).
+    if (event.ev !== 'stats' && event.ev !== 'granted') appendFileSync(join(this.#dir, `client-${proc.name}.events.jsonl`), `${line}\n`);
     for (const fn of this.#listeners) fn(event);
   }
 }

@@ -257,6 +257,25 @@ export class Fleet implements AsyncDisposable {
     return { ready };
   }
 
+  /**
+   * Empties node `i` without a restart (FLUSHALL or FLUSHDB: what an operator, a full resync or a
+   * wrong script does; issue 9 item 2): its uptime keeps counting. Verified: the ready marker is gone.
+   */
+  async flushNode(i: number, how: 'FLUSHALL' | 'FLUSHDB' = 'FLUSHALL'): Promise<number> {
+    const id = this.#nemesis.start('flush-node', `n${i} ${how}`);
+    if (how === 'FLUSHALL') await this.admin(i).flushall();
+    else await this.admin(i).flushdb();
+    const [marker, keys] = await Promise.all([this.readyMarker(i).catch(() => undefined), this.admin(i).dbsize().catch(() => -1)]);
+    this.#nemesis.verify(id, marker === null, `ready marker ${marker === null ? 'gone' : String(marker)}; ${keys} keys left`);
+    return id;
+  }
+
+  /** Node `i`'s `uptime_in_seconds` (INFO server). */
+  async uptime(i: number): Promise<number> {
+    const info = await this.admin(i).info('server');
+    return Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
+  }
+
   /** The node's ready marker: the cluster id, or null when it lost it. */
   async readyMarker(i: number): Promise<string | null> {
     return this.admin(i).get(`${this.prefix}__ready`);

@@ -6,9 +6,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redlock } from '../../src/index.js';
+import { RedfenceError, Redlock } from '../../src/index.js';
+import { unsafe, type UnsafeSwitch } from '../../src/unsafe.js';
 import { seededRandom } from '../support/random.js';
-import { checkHistory, type CheckResult, type Finding, VIOLATION_CLASSES, type ViolationClass } from './checkers/check-history.js';
+import { checkHistory, type CheckResult, type Finding, VIOLATION_CLASSES, type ViolationClass, withFindings } from './checkers/check-history.js';
 import { checkVacuity } from './checkers/vacuity.js';
 import { type ClientConfig, clientDefaults } from './client-config.js';
 import { ClientProcesses } from './client-processes.js';
@@ -66,6 +67,7 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
   if (needsShim && options.shim === undefined) return empty(undefined, 'needs the clock shim (no C compiler?)');
 
   const ttl = s.common?.ttl ?? clientDefaults.ttl;
+  const keyPrefix = s.keyPrefix ?? '';
   const controller = new AbortController();
   const onOuterAbort = (): void => controller.abort(options.signal.reason);
   options.signal.addEventListener('abort', onOuterAbort, { once: true });
@@ -90,13 +92,16 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
     cleanups.push(() => store?.close() ?? Promise.resolve());
     const fleet = await Fleet.start({
       nodes: s.nodes ?? 5, appendOnly: s.appendOnly ?? false, args: s.redisArgs ?? [], procs: s.procs.map((p) => p.name),
-      ...(s.nodeClocks && options.shim ? { shim: options.shim } : {}), prefix: KEY_PREFIX, nemesis, workDir: dir,
+      ...(s.nodeClocks && options.shim ? { shim: options.shim } : {}), prefix: `${keyPrefix}${KEY_PREFIX}`, nemesis, workDir: dir,
     });
     cleanups.push(() => fleet.stop());
 
     const keys = new Set<string>([...clientDefaults.keys]);
     for (const p of s.procs) for (const k of [...(p.overrides?.keys ?? s.common?.keys ?? []), p.overrides?.victim?.key ?? 'k0']) keys.add(k);
-    await bootstrap(fleet.cluster.urls, [...keys]);
+    // The cluster's maxTtl (kept with the ready marker) must admit the longest TTL any process uses.
+    const maxTtl = Math.max(BOOTSTRAP_MAX_TTL, ...s.procs.map((p) => p.overrides?.maxTtl ?? s.common?.maxTtl ?? clientDefaults.maxTtl));
+    const refused = await bootstrap(fleet.cluster.urls, [...keys], { maxTtl, keyPrefix, unsafe: s.unsafe ?? [] });
+    if (refused !== undefined) metrics['bootstrap'] = `refused: ${refused}`;
 
     const procClocks = new Map<string, NodeClock>();
     const procs = new ClientProcesses(nemesis, dir);
@@ -105,7 +110,7 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
     await Promise.all(
       s.procs.map((spec, i) => {
         const config: ClientConfig = {
-          ...clientDefaults, ...s.common, ...spec.overrides,
+          ...clientDefaults, keyPrefix, ...s.common, ...spec.overrides,
           proc: spec.name, nodes: fleet.endpoints(spec.name), prefix: KEY_PREFIX, storeUrl: store?.url ?? '',
           historyFile: join(dir, `history-${spec.name}.jsonl`), seed: seed * 100 + i,
           maxRunMs: warmupMs + s.durationMs + recoveryMs + 30_000,
@@ -172,12 +177,13 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
   if (torn > 0) metrics['tornLines'] = torn;
   for (const e of procs?.errors ?? []) problems.push(`client: ${e}`);
   const storeLog = store?.log ?? [];
-  const check = checkHistory({ events, deaths: procs?.deaths() ?? new Map(), storeLog, finalValues: store?.values ?? new Map() });
+  const common = checkHistory({ events, deaths: procs?.deaths() ?? new Map(), storeLog, finalValues: store?.values ?? new Map() });
+  const windows = nemesis.windows();
+  const check = s.findings === undefined ? common : withFindings(common, s.findings({ events, claims: common.claims, windows, metrics, ttl, healT }));
   const overlaps = check.findings.filter((f) => f.cls === 'ME').map((f) => Number(f.to - f.from) / 1e6);
   if (overlaps.length > 0) metrics['maxOverlapMs'] = Math.max(...overlaps).toFixed(1);
   const claimLeft = check.findings.map((f) => Number(f.earlierLeftNs ?? 0n) / 1e6).filter((x) => x > 0);
   if (claimLeft.length > 0) metrics['maxEarlierClaimLeftMs'] = Math.max(...claimLeft).toFixed(1);
-  const windows = nemesis.windows();
   const grants = check.claims.length;
   const staleOps = storeLog.filter((e) => e.token < e.maxBefore);
   problems.push(
@@ -209,13 +215,46 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
   return result;
 }
 
-/** Marks a fresh cluster ready and gives every key a counter on every node (a grant reaching all N). */
-async function bootstrap(urls: readonly string[], keys: readonly string[]): Promise<void> {
-  const redlock = new Redlock(urls, { prefix: KEY_PREFIX, maxTtl: 3_000, nodeTimeout: 500, retryCount: 20, retryDelay: 50 });
+const BOOTSTRAP_MAX_TTL = 3_000;
+
+interface BootstrapOptions {
+  readonly maxTtl: number;
+  /** ioredis keyPrefix ('' = none). */
+  readonly keyPrefix: string;
+  /** src/unsafe.ts switches on while the bootstrap runs (restored after). */
+  readonly unsafe: readonly UnsafeSwitch[];
+}
+
+/**
+ * Marks a fresh cluster ready and gives every key a counter on every node (a grant reaching all N).
+ * Resolves with the refusal when the library refuses the options (keyPrefix, issue 9 item 5).
+ */
+async function bootstrap(urls: readonly string[], keys: readonly string[], options: BootstrapOptions): Promise<string | undefined> {
+  const saved = { ...unsafe };
+  for (const name of options.unsafe) unsafe[name] = true;
   try {
-    for (const key of keys) await (await redlock.acquire(key, 1_000)).release();
+    const nodes = urls.map((url) => {
+      const { hostname, port } = new URL(url);
+      return { host: hostname, port: Number(port), ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}) };
+    });
+    let redlock: Redlock;
+    try {
+      redlock = new Redlock(nodes, { prefix: KEY_PREFIX, maxTtl: options.maxTtl, nodeTimeout: 500, retryCount: 20, retryDelay: 50 });
+    } catch (error) {
+      if (options.keyPrefix && error instanceof RedfenceError) return `${error.code}: ${error.message}`;
+      throw error;
+    }
+    try {
+      for (const key of keys) await (await redlock.acquire(key, 1_000)).release();
+    } catch (error) {
+      if (options.keyPrefix && error instanceof RedfenceError && error.code === 'INVALID_OPTIONS') return `${error.code}: ${error.message}`;
+      throw error;
+    } finally {
+      await redlock.quit();
+    }
+    return undefined;
   } finally {
-    await redlock.quit();
+    Object.assign(unsafe, saved);
   }
 }
 

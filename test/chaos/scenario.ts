@@ -3,7 +3,9 @@
  * checkers must report. A scenario's `expected` classes must each be reported at least once and
  * every other class not at all; its VAC and LIVE checks must hold.
  */
-import type { CheckResult, ViolationClass } from './checkers/check-history.js';
+import type { UnsafeSwitch } from '../../src/unsafe.js';
+import type { CheckResult, Finding, ViolationClass } from './checkers/check-history.js';
+import type { GrantClaim } from './grant-claims.js';
 import type { ClientOverrides } from './client-config.js';
 import type { ClientProcesses } from './client-processes.js';
 import type { NodeClock } from './clock.js';
@@ -41,6 +43,16 @@ export interface ScenarioContext {
   procClock(name: string): NodeClock;
   /** The wall clock a client process reports, minus ours, ms (waits for its next `stats` line). */
   clientWallSkew(name: string): Promise<number>;
+}
+
+/** What a scenario's own checkers get (before the expected classes are compared). */
+export interface FindingsInput {
+  readonly events: readonly HistoryEvent[];
+  readonly claims: readonly GrantClaim[];
+  readonly windows: readonly FaultWindow[];
+  readonly metrics: Record<string, number | string>;
+  readonly ttl: number;
+  readonly healT: bigint;
 }
 
 /** What LIVE checks get after the run. */
@@ -89,6 +101,15 @@ export interface Scenario {
   readonly staleRequired?: boolean;
   /** Lock keys left on nodes after the end are expected (S15b). */
   readonly allowStrayLocks?: boolean;
+  /**
+   * ioredis `keyPrefix` of every client process and of the runner's own bootstrap (issue 9 item 5);
+   * the fleet's admin reads (ready markers, counters, stray locks) add it too.
+   */
+  readonly keyPrefix?: string;
+  /** Switches of src/unsafe.ts the runner turns on for its own Redlock (the bootstrap), then off again. */
+  readonly unsafe?: readonly UnsafeSwitch[];
+  /** The scenario's own checkers (e.g. WAIT); their findings count like the common checkers'. */
+  readonly findings?: (input: FindingsInput) => Finding[];
   /** Liveness checks; each returned string is a failure. */
   readonly live?: (run: ScenarioRun) => string[];
 }

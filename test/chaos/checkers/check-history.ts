@@ -6,6 +6,8 @@
  *   claim (S7's "expected: pause"). `DISC`: a fenced op invoked after the claim ended.
  * - `TOK`: duplicate or real-time non-increasing tokens. `FENCE`: the store log breaks the fence
  *   rule, or has ops of no grant. `RMW`: lost or phantom increments.
+ * - `WAIT` (only where a scenario asks for it, checkers/waits.ts): a key stayed free longer than
+ *   the documented bound while a live client waited for it.
  */
 import type { StoreEntry } from '../fenced-store.js';
 import { buildGrantClaims, type GrantClaim } from '../grant-claims.js';
@@ -16,7 +18,7 @@ import { checkMutualExclusion } from './mutual-exclusion.js';
 import { type Ack, checkRmw } from './rmw.js';
 import { checkTokens } from './tokens.js';
 
-export const VIOLATION_CLASSES = ['ME', 'ME-pause', 'DISC', 'TOK', 'FENCE', 'RMW'] as const;
+export const VIOLATION_CLASSES = ['ME', 'ME-pause', 'DISC', 'TOK', 'FENCE', 'RMW', 'WAIT'] as const;
 export type ViolationClass = (typeof VIOLATION_CLASSES)[number];
 
 /** One finding, flattened for summaries and the HTML report. */
@@ -100,7 +102,17 @@ export function checkHistory(input: CheckInput): CheckResult {
     });
   }
 
+  return withFindings({ claims, findings: [], counts: countFindings([]) }, findings);
+}
+
+function countFindings(findings: readonly Finding[]): Record<ViolationClass, number> {
   const counts = Object.fromEntries(VIOLATION_CLASSES.map((c) => [c, 0])) as Record<ViolationClass, number>;
   for (const f of findings) counts[f.cls] += 1;
-  return { claims, findings, counts };
+  return counts;
+}
+
+/** `result` with more findings (a scenario's own checkers, e.g. WAIT), counts updated. */
+export function withFindings(result: CheckResult, more: readonly Finding[]): CheckResult {
+  const findings = [...result.findings, ...more];
+  return { claims: result.claims, findings, counts: countFindings(findings) };
 }
