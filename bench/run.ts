@@ -50,7 +50,7 @@ const { values } = parseArgs({
   },
 });
 const redfenceFrom = values['redfence-from'] as RedfenceSource;
-if (redfenceFrom !== 'build' && redfenceFrom !== 'src') throw new Error(`--redfence-from takes build or src, got ${redfenceFrom}`);
+if (redfenceFrom !== 'build' && redfenceFrom !== 'src') throw new Error(`--redfence-from takes build or src, got ${String(redfenceFrom)}`);
 
 const quick = values.quick === true;
 const reps = Number(values.reps ?? 3);

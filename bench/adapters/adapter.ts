@@ -58,7 +58,7 @@ export function countRequests(client: Redis): Redis {
   client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
     requestsSent += 1;
     return send(...args);
-  }) as Redis['sendCommand'];
+  });
   return client;
 }
 

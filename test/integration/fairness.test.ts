@@ -166,7 +166,7 @@ test('hand-over grants that moved to different tokens take round 2 to the larges
   // Nodes 0-2 ran ahead, each to another value (e.g. grants that failed elsewhere): whichever 3
   // hand-overs b hears first, they hold different tokens, so b raises the others to the largest.
   const ahead = held.fencingToken + 1_000_000_000n;
-  await Promise.all([0, 1, 2].map((i) => nodes[i]?.set(fc, (ahead + BigInt(10 * i)).toString())));
+  await Promise.all(nodes.slice(0, 3).map((node, i) => node.set(fc, (ahead + BigInt(10 * i)).toString())));
   await held.release();
   const lock = await waiting;
   assert.ok(lock.fencingToken > ahead, `token ${lock.fencingToken} above the counters that ran ahead`);
