@@ -12,9 +12,11 @@ const FRESH_CLUSTERS = 50;
 test(`first acquires racing on ${FRESH_CLUSTERS} new clusters: only grants and "held"`, { timeout: 120_000 }, async () => {
   const outcomes = { granted: 0, held: 0, nulls: 0 };
   for (let i = 0; i < FRESH_CLUSTERS; i += 1) {
-    const a = env.redlock({ retryCount: 0 });
-    const b = env.redlock({ prefix: a.settings.prefix, retryCount: 0 });
-    const c = env.redlock({ prefix: a.settings.prefix, retryCount: 0 });
+    // New connections each time: nodeTimeout leaves room for connecting on a loaded machine (the
+    // race is about initialisation, not timeouts).
+    const a = env.redlock({ retryCount: 0, nodeTimeout: 1_000 });
+    const b = env.redlock({ prefix: a.settings.prefix, retryCount: 0, nodeTimeout: 1_000 });
+    const c = env.redlock({ prefix: a.settings.prefix, retryCount: 0, nodeTimeout: 1_000 });
     // a and b want the same resource with acquire, c with tryAcquire; b also wants another one.
     const results = await Promise.allSettled([
       a.acquire('same', 2_000),
