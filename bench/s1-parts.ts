@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { luaScripts } from '../src/generated/lua-scripts.js';
-import { acquireArgs, readyKey, releaseArgs, wakePrefix } from '../src/nodes/keys.js';
+import { readyKey, wakePrefix } from '../src/core/keys.js';
+import { acquireArgs, releaseArgs } from '../src/nodes/redis/script-args.js';
 import { Redlock, startLocalCluster } from '../src/index.js';
 import { RawFloor } from './raw-floor.js';
 import { percentile, sorted } from './stats.js';

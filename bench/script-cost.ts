@@ -6,7 +6,8 @@
  */
 import { Redis } from 'ioredis';
 import { luaScripts } from '../src/generated/lua-scripts.js';
-import { acquireArgs, readyKey, releaseArgs, wakePrefix } from '../src/nodes/keys.js';
+import { readyKey, wakePrefix } from '../src/core/keys.js';
+import { acquireArgs, releaseArgs } from '../src/nodes/redis/script-args.js';
 import { startLocalCluster } from '../src/index.js';
 import { percentile, sorted } from './stats.js';
 

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
-/** Shared Lua pieces: a line `--@include name` is replaced by src/nodes/lua/include/name.lua. */
-const includeDir = join(src, 'nodes', 'lua', 'include');
+/** Shared Lua pieces: a line `--@include name` is replaced by src/nodes/redis/lua/include/name.lua. */
+const includeDir = join(src, 'nodes', 'redis', 'lua', 'include');
 
 /**
  * What is sent to Redis: without comment-only and blank lines (the .lua files keep them for

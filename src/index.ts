@@ -1,4 +1,16 @@
 export { type Clock, systemClock } from './clock.js';
+export type {
+  AcquireReply,
+  AcquireRequest,
+  Done,
+  ExtendReply,
+  ExtendRequest,
+  FenceRequest,
+  LeaveRequest,
+  LockKeys,
+  LockNode,
+  ReleaseRequest,
+} from './core/lock-node.js';
 export {
   InvalidOptionsError,
   LockExpiredError,
@@ -13,7 +25,7 @@ export {
 } from './errors.js';
 export { type FenceCallOptions, RedisFence, type RedisFenceOptions } from './fencing/redis-fence.js';
 export type { InitReport, NodeState, RepairReport } from './fencing/ready-gate.js';
-export { type IORedisClient, type NodeInput, RedisNode } from './nodes/redis-node.js';
+export { type IORedisClient, type NodeInput, RedisNode } from './nodes/redis/redis-node.js';
 export { Lock } from './redlock/lock.js';
 export {
   type AcquireOptions,

@@ -1,4 +1,4 @@
-import type { Redlock as RedlockClass, RedlockOptions } from '../../src/index.js';
+import type { RedisNode, Redlock as RedlockClass, RedlockOptions } from '../../src/index.js';
 import type { Redis } from 'ioredis';
 import { countRequests, type ImplId, type Implementation, type LockClient, TUNED_RETRY } from './adapter.js';
 
@@ -33,7 +33,8 @@ export const redfenceKeepAlive = redfenceWith('redfence-keepalive', 'redfence (k
 function create(urls: readonly string[], options: RedlockOptions): LockClient {
   if (Redlock === undefined) throw new Error('redfence adapter: call useRedfence() first');
   const redlock = new Redlock(urls, options);
-  for (const node of redlock.nodes) {
+  const nodes = redlock.nodes as readonly RedisNode[];
+  for (const node of nodes) {
     countRequests(node.client as Redis);
     countRequests(node.subscriber() as Redis);
   }
@@ -45,7 +46,7 @@ function create(urls: readonly string[], options: RedlockOptions): LockClient {
   });
   return {
     async ready() {
-      await Promise.all(redlock.nodes.map((node) => (node.client as { ping(): Promise<unknown> }).ping()));
+      await Promise.all(nodes.map((node) => (node.client as { ping(): Promise<unknown> }).ping()));
     },
     async acquire(key, ttl, signal) {
       const lock = await redlock.acquire(key, ttl, signal === undefined ? undefined : { signal });

@@ -1,18 +1,14 @@
 import type { Clock } from '../clock.js';
-import type { ResourceKeys } from '../nodes/keys.js';
-import type { RedisNode } from '../nodes/redis-node.js';
-import { quorumRound, type Reply } from '../redlock/quorum-round.js';
+import { greater } from '../core/decimal.js';
+import type { ResourceKeys } from '../core/keys.js';
+import type { LockNode } from '../core/lock-node.js';
+import { quorumRound, type Reply } from '../core/quorum-round.js';
 
 /**
  * The two-phase fencing counter (docs/fencing.md, DESIGN §5). Round 1 is the acquire script: each
  * node that locked moved its counter to a value and returned it. T is the largest such value.
  * A node counts toward the grant only if its counter moved to exactly T for this grant.
  */
-
-/** `a > b` for decimal strings without leading zeros (exact at any size). */
-export function greater(a: string, b: string): boolean {
-  return a.length !== b.length ? a.length > b.length : a > b;
-}
 
 /** T = the largest value returned by a node that locked, and how many locked nodes returned it. */
 function highestToken(replies: readonly (Reply<string> | undefined)[]): { token: string; atToken: number } {
@@ -35,7 +31,7 @@ function highestToken(replies: readonly (Reply<string> | undefined)[]): { token:
  * nodes below `token`. Resolves with whether `quorum` nodes reached `token` for this grant.
  */
 export async function commitToken(
-  nodes: readonly RedisNode[],
+  nodes: readonly LockNode[],
   replies: readonly (Reply<string> | undefined)[],
   owner: string,
   keys: ResourceKeys,
@@ -49,13 +45,14 @@ export async function commitToken(
     const reply = replies[i];
     return reply?.outcome === 'ok' && reply.value !== undefined && greater(token, reply.value);
   });
-  const round = quorumRound(
+  const request = { keys, owner, token };
+  const round = quorumRound<undefined, boolean>(
     laggards,
     quorum - atToken,
     timeoutMs,
     clock,
-    (node, _, done) => node.send('raiseFence', keys.fence, [owner, token], done),
-    (reply) => ({ outcome: reply === 1 ? 'ok' : 'held' }),
+    (node, _, done) => node.raiseFence(request, done),
+    (raised) => ({ outcome: raised ? 'ok' : 'held' }),
   );
   return { token, slowPath: true, committed: await round.decided };
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { bounded, type Clock, sleep } from '../clock.js';
 import { QuorumError, RedfenceError } from '../errors.js';
-import { counterPattern, readyKey, repairKey } from '../nodes/keys.js';
-import type { RedisNode } from '../nodes/redis-node.js';
-import { quorumRound } from '../redlock/quorum-round.js';
+import { greater } from '../core/decimal.js';
+import { counterPattern, readyKey, repairKey } from '../core/keys.js';
+import type { LockNode } from '../core/lock-node.js';
+import { quorumRound } from '../core/quorum-round.js';
 import { unsafe } from '../unsafe.js';
-import { greater } from './fencing-counter.js';
 
 /**
  * Timeout of each of the gate's own admin requests (bootstrap, repair); they are rare and may be
@@ -99,13 +99,13 @@ export interface RepairReport {
  * counter; a node that forgot is marked ready again only by {@link ReadyGate.repair}.
  */
 export class ReadyGate {
-  readonly #nodes: readonly RedisNode[];
+  readonly #nodes: readonly LockNode[];
   readonly #clock: Clock;
   readonly #settings: GateSettings;
   #bootstrapping: Promise<boolean> | undefined;
-  readonly #repairing = new Map<RedisNode, Promise<RepairReport>>();
+  readonly #repairing = new Map<LockNode, Promise<RepairReport>>();
 
-  constructor(nodes: readonly RedisNode[], clock: Clock, settings: GateSettings) {
+  constructor(nodes: readonly LockNode[], clock: Clock, settings: GateSettings) {
     this.#nodes = nodes;
     this.#clock = clock;
     this.#settings = settings;
@@ -121,13 +121,13 @@ export class ReadyGate {
 
   /** The ready marker of every node: its cluster id, `null` when absent, `undefined` when unreachable. */
   async markers(): Promise<(string | null | undefined)[]> {
-    const round = quorumRound<string | null>(
+    const round = quorumRound<string | null, string | null>(
       this.#nodes,
       this.#nodes.length,
       ADMIN_TIMEOUT_MS,
       this.#clock,
-      (node, _, done) => node.send('ready', [this.#key], [''], done),
-      (reply) => ({ outcome: 'ok', value: typeof reply === 'string' ? reply : null }),
+      (node, _, done) => void node.marker(this.#key).then((marker) => done(undefined, marker), done),
+      (marker: string | null) => ({ outcome: 'ok', value: marker }),
     );
     await round.done;
     return round.replies.map((r) => (r?.outcome === 'ok' ? (r.value ?? null) : undefined));
@@ -180,7 +180,7 @@ export class ReadyGate {
       this.#nodes.length,
       ADMIN_TIMEOUT_MS,
       this.#clock,
-      (node, _, done) => node.send('ready', [this.#key], [formatMarker(id, this.#settings.maxTtl, this.#nodes.length)], done),
+      (node, _, done) => void node.marker(this.#key, formatMarker(id, this.#settings.maxTtl, this.#nodes.length)).then((m) => done(undefined, m), done),
       () => ({ outcome: 'ok' }),
     );
     return round.decided;
@@ -192,11 +192,11 @@ export class ReadyGate {
    * longer than `maxTtl` + drift (so no lock it forgot can still be valid), then marks it ready.
    * @throws {QuorumError} fewer than a majority of the other nodes are ready and reachable.
    */
-  isRepairing(node: RedisNode): boolean {
+  isRepairing(node: LockNode): boolean {
     return this.#repairing.has(node);
   }
 
-  repair(node: RedisNode): Promise<RepairReport> {
+  repair(node: LockNode): Promise<RepairReport> {
     let running = this.#repairing.get(node);
     if (running === undefined) {
       running = this.#repair(node)
@@ -210,7 +210,7 @@ export class ReadyGate {
     return running;
   }
 
-  async #repair(node: RedisNode): Promise<RepairReport> {
+  async #repair(node: LockNode): Promise<RepairReport> {
     const markers = await this.markers();
     // The node lost its data before this answer: every lease it forgot was set before now.
     const missingSince = this.#clock.now();
@@ -229,7 +229,7 @@ export class ReadyGate {
         alreadyReady: true,
       };
     }
-    const uptimeS = unsafe.repairWaitByUptime ? await this.#admin(node, node.client.info('server'), 'INFO') : '';
+    const uptimeS = unsafe.repairWaitByUptime ? await this.#admin(node, node.uptimeSeconds(), 'INFO') : 0;
     const quorum = Math.floor(this.#nodes.length / 2) + 1;
     // A client that cannot see a majority of ready nodes gives up before it touches the node.
     if (this.#nodes.filter((_, i) => i !== index && typeof markers[i] === 'string').length < quorum) {
@@ -246,26 +246,26 @@ export class ReadyGate {
     // block the node for good.
     const repairId = randomUUID();
     const claimMs = Math.ceil(this.#waitMs(maxTtl)) + REPAIR_CLAIM_MARGIN_MS;
-    const claimed = await this.#admin(node, node.client.set(this.#repairKey, repairId, 'PX', claimMs, 'NX'), 'SET');
-    if (claimed !== 'OK') {
+    const claimed = await this.#admin(node, node.claimRepair(this.#repairKey, repairId, claimMs), 'claim');
+    if (!claimed) {
       throw new RedfenceError('REPAIR_IN_PROGRESS', `${node.name} is being repaired by another client; it will be ready when that repair ends.`);
     }
     try {
       return await this.#repairClaimed(node, index, markers, { missingSince, uptimeS, quorum, clusterMaxTtl, maxTtl, repairId });
     } catch (error) {
       // Failed: give the claim back (best effort), so that the next repair need not wait it out.
-      await this.#admin(node, node.run('unclaim', [this.#repairKey], [repairId]), 'unclaim').catch(() => undefined);
+      await this.#admin(node, node.unclaimRepair(this.#repairKey, repairId), 'unclaim').catch(() => undefined);
       throw error;
     }
   }
 
   async #repairClaimed(
-    node: RedisNode,
+    node: LockNode,
     index: number,
     initial: readonly (string | null | undefined)[],
     claim: {
       readonly missingSince: number;
-      readonly uptimeS: string;
+      readonly uptimeS: number;
       readonly quorum: number;
       readonly clusterMaxTtl: number;
       readonly maxTtl: number;
@@ -287,7 +287,7 @@ export class ReadyGate {
       const chosen = sources.slice(0, quorum);
       highest.clear();
       for (const i of chosen) {
-        for (const [key, value] of await this.#countersOn(this.#nodes[i] as RedisNode)) {
+        for (const [key, value] of await this.#countersOn(this.#nodes[i] as LockNode)) {
           const seen = highest.get(key);
           if (seen === undefined || greater(value, seen)) highest.set(key, value);
         }
@@ -312,14 +312,14 @@ export class ReadyGate {
     this.#assertOneCluster(markers);
     // The cluster's max TTL lives on the nodes, whichever client repairs: wait at least that long.
     const waitedMs = unsafe.repairWaitByUptime
-      ? await this.#waitFor(this.#clock.now(), this.#waitMs(maxTtl) + 1_000 - Number(/uptime_in_seconds:(\d+)/.exec(uptimeS)?.[1] ?? 0) * 1_000)
+      ? await this.#waitFor(this.#clock.now(), this.#waitMs(maxTtl) + 1_000 - uptimeS * 1_000)
       : await this.#waitFor(missingSince, this.#waitMs(maxTtl));
     const marker = await this.#admin(
       node,
-      node.run('ready', [this.#key, this.#repairKey], [formatMarker(clusterId, clusterMaxTtl || maxTtl, this.#nodes.length), repairId]),
+      node.marker(this.#key, formatMarker(clusterId, clusterMaxTtl || maxTtl, this.#nodes.length), { key: this.#repairKey, id: repairId }),
       'ready',
     );
-    if (typeof marker !== 'string' || parseMarker(marker)?.clusterId !== clusterId) {
+    if (marker === null || parseMarker(marker)?.clusterId !== clusterId) {
       throw new RedfenceError('REPAIR_RESTARTED', `${node.name} restarted or lost its data during its repair; repair it again.`);
     }
     return { node: node.name, counters: highest.size, raised, waitedMs, clusterId, maxTtl, alreadyReady: false };
@@ -360,13 +360,13 @@ export class ReadyGate {
       );
     }
     const id = randomUUID();
-    const round = quorumRound(
+    const round = quorumRound<undefined, string | null>(
       answered,
       answered.length,
       ADMIN_TIMEOUT_MS,
       this.#clock,
-      (node, _, done) => node.send('ready', [this.#key], [formatMarker(id, this.#settings.maxTtl, this.#nodes.length)], done),
-      (reply) => ({ outcome: typeof reply === 'string' && reply.startsWith(`${id} `) ? 'ok' : 'error', error: String(reply) }),
+      (node, _, done) => void node.marker(this.#key, formatMarker(id, this.#settings.maxTtl, this.#nodes.length)).then((m) => done(undefined, m), done),
+      (marker: string | null) => ({ outcome: marker?.startsWith(`${id} `) === true ? 'ok' : 'error', error: String(marker) }),
     );
     await round.done;
     const marked = answered.filter((_, i) => round.replies[i]?.outcome === 'ok').map((n) => n.name);
@@ -385,7 +385,7 @@ export class ReadyGate {
     throw new RedfenceError('CLUSTER_MISMATCH', clusterMismatch(this.#settings.prefix, this.#nodes.length, [...sizes]));
   }
 
-  #repairQuorumError(node: RedisNode, quorum: number, markers: readonly (string | null | undefined)[]): QuorumError {
+  #repairQuorumError(node: LockNode, quorum: number, markers: readonly (string | null | undefined)[]): QuorumError {
     return new QuorumError(
       'repair',
       [node.name],
@@ -398,16 +398,9 @@ export class ReadyGate {
     );
   }
 
-  /** Raises the counters on the node being repaired (set-if-greater), in batches; resolves with how many rose. */
-  async #copyCounters(node: RedisNode, highest: ReadonlyMap<string, string>): Promise<number> {
-    let raised = 0;
-    const entries = [...highest];
-    for (let i = 0; i < entries.length; i += SCAN_COUNT) {
-      const batch = entries.slice(i, i + SCAN_COUNT);
-      const reply = node.run('repairCounters', [this.#key, ...batch.map(([key]) => key)], batch.map(([, value]) => value));
-      raised += Number(await this.#admin(node, reply, 'repairCounters'));
-    }
-    return raised;
+  /** Raises the counters on the node being repaired (set-if-greater); resolves with how many rose. */
+  #copyCounters(node: LockNode, highest: ReadonlyMap<string, string>): Promise<number> {
+    return this.#admin(node, node.raiseCounters(this.#key, [...highest]), 'raise counters', highest.size);
   }
 
   /** `maxTtl` plus its drift allowance: how long a lease granted before a data loss may still be trusted. */
@@ -422,32 +415,18 @@ export class ReadyGate {
     return waitMs;
   }
 
-  /** One admin request to `node`, bounded by ADMIN_TIMEOUT_MS. */
-  #admin<T>(node: RedisNode, request: Promise<T>, what: string): Promise<T> {
-    return bounded(this.#clock, ADMIN_TIMEOUT_MS, request, `${node.name} ${what}`);
+  /**
+   * An admin operation on `node`, bounded by ADMIN_TIMEOUT_MS per request it makes (`requests`:
+   * about how many; a copy or scan of many counters makes one per SCAN_COUNT).
+   */
+  #admin<T>(node: LockNode, operation: Promise<T>, what: string, items = 0): Promise<T> {
+    const requests = 1 + Math.ceil(items / SCAN_COUNT);
+    return bounded(this.#clock, ADMIN_TIMEOUT_MS * requests, operation, `${node.name} ${what}`);
   }
 
-  /** The fencing counters on `node` (a full SCAN), as [key, value] pairs; at most `limit` of them. */
-  async #countersOn(node: RedisNode, limit = Number.POSITIVE_INFINITY): Promise<[string, string][]> {
-    const found: [string, string][] = [];
-    const clients = node.isCluster ? (node.client as import('ioredis').Cluster).nodes('master') : [node.client];
-    for (const client of clients) {
-      let cursor = '0';
-      do {
-        const scan = client.scan(cursor, 'MATCH', counterPattern(this.#settings.prefix), 'COUNT', SCAN_COUNT);
-        const [next, keys] = await this.#admin<[string, string[]]>(node, scan, 'SCAN');
-        cursor = next;
-        if (keys.length > 0) {
-          const values = await this.#admin(node, Promise.all(keys.map((k) => client.get(k))), 'GET');
-          for (const [i, key] of keys.entries()) {
-            const value = values[i];
-            if (typeof value === 'string') found.push([key, value]);
-          }
-          if (found.length >= limit) return found;
-        }
-      } while (cursor !== '0');
-    }
-    return found;
+  /** The fencing counters on `node` (a full scan), as [key, value] pairs; at most `limit` of them. */
+  #countersOn(node: LockNode, limit?: number): Promise<[string, string][]> {
+    return node.counters(counterPattern(this.#settings.prefix), { limit, requestTimeoutMs: ADMIN_TIMEOUT_MS });
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidOptionsError, RedfenceError, StaleTokenError } from '../errors.js';
-import { type IORedisClient, runScript } from '../nodes/redis-node.js';
-import { nonEmptyString } from '../options.js';
+import { type IORedisClient, runScript } from '../nodes/redis/redis-node.js';
+import { nonEmptyString } from '../core/options.js';
 
 /** Per-call options of {@link RedisFence.get}, {@link RedisFence.set} and {@link RedisFence.update}. */
 export interface FenceCallOptions {

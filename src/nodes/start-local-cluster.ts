@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { InvalidOptionsError, RedfenceError } from '../errors.js';
-import { nonNegativeInteger, positiveInteger } from '../options.js';
+import { nonNegativeInteger, positiveInteger } from '../core/options.js';
 
 /** Options of {@link startLocalCluster}. */
 export interface LocalClusterOptions {

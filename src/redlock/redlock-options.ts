@@ -7,7 +7,7 @@ import {
   numberInRange,
   positiveInteger,
   resolveOptions,
-} from '../options.js';
+} from '../core/options.js';
 
 /** Settings of a {@link Redlock}; all times in milliseconds. */
 export interface RedlockSettings {

@@ -12,20 +12,13 @@ import {
 } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
 import { clusterMismatch, type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
-import {
-  acquireArgs,
-  assertOneSlot,
-  leaveArgs,
-  MAX_RESOURCES,
-  releaseArgs,
-  type ResourceKeys,
-  resourceKeys,
-  wakePrefix,
-} from '../nodes/keys.js';
-import { type NodeInput, RedisNode } from '../nodes/redis-node.js';
-import { abortSignal, describeValue, resourceList } from '../options.js';
+import { MAX_RESOURCES, type ResourceKeys, resourceKeys, wakePrefix } from '../core/keys.js';
+import type { AcquireReply, AcquireRequest, ExtendReply, LockNode } from '../core/lock-node.js';
+import { type NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
+import { assertOneSlot } from '../nodes/redis/script-args.js';
+import { abortSignal, describeValue, resourceList } from '../core/options.js';
 import { Lock, type LockHost, type Validity } from './lock.js';
-import { quorumRound, type Reply, reportsOf } from './quorum-round.js';
+import { quorumRound, type Reply, reportsOf } from '../core/quorum-round.js';
 import {
   type AcquireSettings,
   checkTtl,
@@ -120,12 +113,14 @@ const WALL_STEP_REPORT_MS = 1_000;
  */
 export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, AsyncDisposable {
   /** The nodes, in the order given. */
-  readonly nodes: readonly RedisNode[];
+  readonly nodes: readonly LockNode[];
   /** How many nodes a grant needs: ⌊N/2⌋ + 1. */
   readonly quorum: number;
   readonly clock: Clock;
   readonly settings: RedlockSettings;
-  readonly #gated: readonly boolean[];
+  /** The nodes this Redlock made from URLs, options or clients (it closes what it opened). */
+  readonly #opened: readonly RedisNode[];
+  readonly #unlisten: readonly (() => void)[];
   readonly #grants = new WeakMap<Lock, Grant>();
   readonly #gate: ReadyGate;
   /** Names this client's tickets and wake channel. */
@@ -158,37 +153,36 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     this.settings = Object.freeze(resolveRedlockSettings('Redlock', rest));
     this.#wakePrefix = wakePrefix(this.settings.prefix);
     this.clock = clock ?? systemClock;
-    const onError = (node: RedisNode, operation: string, error: Error): void => {
-      this.emit('nodeError', { node: node.name, operation, error });
-    };
-    const built: RedisNode[] = [];
+    const built: LockNode[] = [];
+    const opened: RedisNode[] = [];
     try {
-      for (const [i, input] of (nodes as readonly NodeInput[]).entries()) {
+      for (const [i, input] of (nodes as readonly (NodeInput | LockNode)[]).entries()) {
         if (typeof input === 'object' && input !== null && nodes.indexOf(input) !== i) {
-          throw new InvalidOptionsError(`Expected distinct nodes, got the same client object as \`nodes[${nodes.indexOf(input)}]\` and \`nodes[${i}]\``);
+          throw new InvalidOptionsError(`Expected distinct nodes, got the same object as \`nodes[${nodes.indexOf(input)}]\` and \`nodes[${i}]\``);
         }
-        built.push(new RedisNode(input, i, this.clock, onError));
+        if (isLockNode(input)) built.push(input);
+        else {
+          const node = new RedisNode(input, i, this.clock);
+          opened.push(node);
+          built.push(node);
+        }
+      }
+      // The same server under another name (`localhost` and `127.0.0.1`, two clients) is found when
+      // the nodes connect: see #checkDistinct.
+      const names = new Set<string>();
+      for (const node of opened) {
+        if (!node.owned) continue;
+        if (names.has(node.name)) throw new InvalidOptionsError(`Expected distinct nodes, got \`${node.name}\` twice`);
+        names.add(node.name);
       }
     } catch (error) {
-      void Promise.all(built.map((n) => n.close()));
+      void Promise.all(opened.map((n) => n.close()));
       throw error;
     }
-    // The same server under another name (`localhost` and `127.0.0.1`, two clients) is found when
-    // the nodes connect: see #checkDistinct.
-    const names = new Set<string>();
-    for (const node of built) {
-      if (!node.owned) continue;
-      if (names.has(node.name)) {
-        void Promise.all(built.map((n) => n.close()));
-        throw new InvalidOptionsError(`Expected distinct nodes, got \`${node.name}\` twice`);
-      }
-      names.add(node.name);
-    }
+    this.#opened = opened;
+    this.#unlisten = built.map((node) => node.onError((operation, error) => this.emit('nodeError', { node: node.name, operation, error })));
     this.nodes = Object.freeze(built);
     this.quorum = Math.floor(built.length / 2) + 1;
-    // The ready gate needs the marker key in the same script, which Redis Cluster cannot do
-    // across slots; Cluster nodes run ungated (docs/operations.md).
-    this.#gated = built.map((n) => !n.isCluster);
     this.#gate = new ReadyGate(this.nodes, this.clock, this.settings);
   }
 
@@ -274,7 +268,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
    * majority, waits out `maxTtl`, and lets the node serve again. See docs/operations.md.
    * @param node the node, by index or as one of `redlock.nodes`.
    */
-  repair(node: number | RedisNode): Promise<RepairReport> {
+  repair(node: number | LockNode): Promise<RepairReport> {
     const target = typeof node === 'number' ? this.nodes[node] : this.nodes.find((n) => n === node);
     if (target === undefined) throw new InvalidOptionsError(`Expected \`node\` to be one of this Redlock's nodes, got ${describeValue(node)}`);
     return this.#gate.repair(target);
@@ -301,7 +295,8 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   async quit(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.nodes.map((n) => n.close()));
+    for (const unlisten of this.#unlisten) unlisten();
+    await Promise.all(this.#opened.map((n) => n.close()));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -333,12 +328,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
    */
   async #extendRound(lock: Lock, grant: Grant, leaseMs: number): Promise<number> {
     const started = this.clock.now();
-    const round = quorumRound(
+    const request = { keys: grant.keys, owner: grant.owner, ttl: leaseMs };
+    const round = quorumRound<string, ExtendReply>(
       this.nodes,
       this.quorum,
       grant.settings.nodeTimeout,
       this.clock,
-      (node, i, done) => node.send('extend', this.#gated[i] === true ? grant.keys.gated : grant.keys.locks, [grant.owner, leaseMs], done),
+      (node, _, done) => node.extend(request, done),
       classifyExtend,
     );
     const decided = await round.decided;
@@ -412,7 +408,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
     if (this.#closed) throw new InvalidOptionsError('This Redlock was closed with quit()');
     if (this.#duplicate !== undefined) throw this.#duplicate;
     const keys = resourceKeys(settings.prefix, resources);
-    if (resources.length > 1 && this.nodes.some((n) => n.isCluster)) assertOneSlot(resources, keys);
+    if (resources.length > 1 && this.nodes.some((n) => n.slotted)) assertOneSlot(resources, keys);
     signal?.throwIfAborted();
 
     // Waiters queue on the nodes with this ticket, which keeps its place across attempts.
@@ -539,13 +535,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
       if (ticket.attempts === 1) ticket.firstStarted = started;
       const floor = this.#tokenFloor();
       const lease = leaseFor(ttl, settings);
-      const args = [acquireArgs(owner, lease, floor, ticket.score, ticket.stayMs, this.nodes.length)];
-      const round = quorumRound<string>(
+      const request: AcquireRequest = { keys, owner, ttl: lease, floor, score: ticket.score, stayMs: ticket.stayMs, clusterSize: this.nodes.length };
+      const round = quorumRound<string, AcquireReply>(
         this.nodes,
         this.quorum,
         settings.nodeTimeout,
         this.clock,
-        (node, i, done) => node.send('acquire', this.#gated[i] === true ? keys.gated : keys.locks, args, done),
+        (node, _, done) => node.acquire(request, done),
         classifyAcquire,
       );
       ticket.replies = round.replies;
@@ -643,15 +639,15 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
    * Releases on `nodes` (default: all), bounded by nodeTimeout; node failures become `nodeError`
    * events. `quiet`: undoing a failed attempt, which wakes no waiter.
    */
-  async #release(grant: Grant, nodes: readonly RedisNode[] = this.nodes, quiet = false): Promise<void> {
+  async #release(grant: Grant, nodes: readonly LockNode[] = this.nodes, quiet = false): Promise<void> {
     const { owner, keys, settings } = grant;
-    const args = [releaseArgs(owner, quiet, this.#tokenFloor(), this.#wakePrefix)];
-    const round = quorumRound(
+    const request = { keys, owner, quiet, floor: this.#tokenFloor(), wake: this.#wakePrefix };
+    const round = quorumRound<undefined, number>(
       nodes,
       nodes.length,
       settings.nodeTimeout,
       this.clock,
-      (node, _, done) => node.send('release', keys.locks, args, done),
+      (node, _, done) => node.release(request, done),
       () => ({ outcome: 'ok' }),
     );
     await round.done;
@@ -665,13 +661,13 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
 
   /** Takes a waiter that gave up out of the nodes' queues (in the background, best effort). */
   #leaveQueue(keys: ResourceKeys, settings: RedlockSettings, ticket: Ticket): void {
-    const args = [leaveArgs(ticket.id, this.#tokenFloor(), this.#wakePrefix)];
-    quorumRound(
+    const request = { keys, ticket: ticket.id, floor: this.#tokenFloor(), wake: this.#wakePrefix };
+    quorumRound<undefined, number>(
       this.nodes,
       this.nodes.length,
       settings.nodeTimeout,
       this.clock,
-      (node, _, done) => node.send('leaveQueue', keys.locks, args, done),
+      (node, _, done) => node.leaveQueue(request, done),
       () => ({ outcome: 'ok' }),
     );
   }
@@ -715,12 +711,12 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
   }
 
   /** Two nodes whose connections reached the same server (same `run_id`), if any. */
-  #duplicateNodes(): [RedisNode, RedisNode] | undefined {
+  #duplicateNodes(): [LockNode, LockNode] | undefined {
     for (let i = 0; i < this.nodes.length; i += 1) {
-      const a = this.nodes[i] as RedisNode;
+      const a = this.nodes[i] as LockNode;
       if (a.identity === undefined) continue;
       for (let j = i + 1; j < this.nodes.length; j += 1) {
-        const b = this.nodes[j] as RedisNode;
+        const b = this.nodes[j] as LockNode;
         if (b.identity === a.identity) return [a, b];
       }
     }
@@ -774,17 +770,20 @@ export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, As
 }
 
 /** ok: the token the node moved to; held: the node's counter when it answered (see ReleaseWatch). */
-function classifyAcquire(reply: unknown): Reply<string> {
-  if (Array.isArray(reply) && reply[0] === 1) return { outcome: 'ok', value: String(reply[1]) };
-  if (Array.isArray(reply) && reply[0] === 0) return { outcome: 'held', value: String(reply[2] ?? '0') };
-  return { outcome: 'error', error: `unexpected reply ${JSON.stringify(reply)}` };
+function classifyAcquire(reply: AcquireReply): Reply<string> {
+  return reply.locked ? { outcome: 'ok', value: reply.token } : { outcome: 'held', value: reply.counter };
 }
 
-/** extend.lua: 1 extended, 0 the lease is gone (expired), -1 another owner holds it. */
-function classifyExtend(reply: unknown): Reply<string> {
-  if (reply === 1) return { outcome: 'ok' };
-  if (reply === -1) return { outcome: 'held', error: 'another owner holds the lease' };
+function classifyExtend(reply: ExtendReply): Reply<string> {
+  if (reply === 'extended') return { outcome: 'ok' };
+  if (reply === 'otherOwner') return { outcome: 'held', error: 'another owner holds the lease' };
   return { outcome: 'error', error: 'the lease is gone (expired)' };
+}
+
+/** A node object given in place of a Redis client (a MemoryNode, or any LockNode). */
+function isLockNode(input: unknown): input is LockNode {
+  const node = input as Partial<LockNode> | null;
+  return typeof node === 'object' && node !== null && typeof node.acquire === 'function' && typeof node.raiseFence === 'function';
 }
 
 const otherOwner = (reply: Reply<string> | undefined): boolean => reply?.outcome === 'held';

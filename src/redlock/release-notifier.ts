@@ -1,8 +1,8 @@
 import type { Clock } from '../clock.js';
-import { greater } from '../fencing/fencing-counter.js';
-import type { RedisNode } from '../nodes/redis-node.js';
+import { greater } from '../core/decimal.js';
+import type { LockNode } from '../core/lock-node.js';
 import { unsafe } from '../unsafe.js';
-import type { Reply } from './quorum-round.js';
+import type { Reply } from '../core/quorum-round.js';
 
 /** Wake-ups remembered for tickets that are not (yet) watching. */
 const RECENT_TICKETS = 64;
@@ -26,7 +26,7 @@ interface Message {
 export class ReleaseNotifier {
   /** This client's wake-up channel. */
   readonly channel: string;
-  readonly #nodes: readonly RedisNode[];
+  readonly #nodes: readonly LockNode[];
   readonly #clock: Clock;
   readonly #quorum: number;
   readonly #subscribeTimeoutMs: number;
@@ -36,7 +36,7 @@ export class ReleaseNotifier {
   /** The SUBSCRIBE was answered (or timed out): wake-ups from now on arrive. */
   #listening = false;
 
-  constructor(nodes: readonly RedisNode[], clock: Clock, quorum: number, channel: string, subscribeTimeoutMs: number) {
+  constructor(nodes: readonly LockNode[], clock: Clock, quorum: number, channel: string, subscribeTimeoutMs: number) {
     this.#nodes = nodes;
     this.#clock = clock;
     this.#quorum = quorum;
@@ -89,19 +89,7 @@ export class ReleaseNotifier {
   async #subscribe(): Promise<void> {
     let timer: unknown;
     const bounded = new Promise<void>((resolve) => (timer = this.#clock.setTimeout(resolve, this.#subscribeTimeoutMs)));
-    const all = Promise.allSettled(
-      this.#nodes.map((node, index) => {
-        const sub = node.subscriber();
-        sub.on('message', (channel: string, message: string) => {
-          if (channel === this.channel) this.#wake(index, message);
-        });
-        // After a reconnect (wake-ups sent meanwhile are lost; waiters poll until then).
-        sub.on('ready', () => {
-          if (this.#listening) sub.subscribe(this.channel).catch(() => undefined);
-        });
-        return sub.subscribe(this.channel);
-      }),
-    );
+    const all = Promise.allSettled(this.#nodes.map((node, index) => node.subscribe(this.channel, (message) => this.#wake(index, message))));
     await Promise.race([all, bounded]);
     this.#clock.clearTimeout(timer);
   }

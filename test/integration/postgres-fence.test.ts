@@ -26,7 +26,7 @@ import {
   readAccount,
 } from '../../examples/postgres-fence.js';
 import { StaleTokenError } from '../../src/index.js';
-import { resourceKeys } from '../../src/nodes/keys.js';
+import { resourceKeys } from '../../src/core/keys.js';
 import { delay, useCluster } from '../support/cluster.js';
 
 const INSTALL_HINT =

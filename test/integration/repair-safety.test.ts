@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { InvalidOptionsError, type Lock, RedfenceError, type Redlock, RedisNode, type RepairReport, systemClock } from '../../src/index.js';
-import { connected, delay, useCluster } from '../support/cluster.js';
+import { connected, delay, redisNode, useCluster } from '../support/cluster.js';
 
 // Issue 9, items 2, 3, 4 and 7: a repair must keep a node out until every lease it forgot has
 // ended, by the cluster's max TTL, whoever repairs; copy from sources that kept their data; and
@@ -171,7 +171,7 @@ describe('repair never hangs', () => {
     await until(async () => (await clients[0]?.exists(`${prefix}__repairing`)) === 1, 5_000, 'repair started');
     env.cluster.pause(1);
     await redlock.acquire('h', 100, { retryCount: 0 }).then((l) => l.release(), () => undefined);
-    await until(() => redlock.nodes[1]?.client.status !== 'ready', 5_000, 'connection to node 1 recycled');
+    await until(() => redisNode(redlock, 1).client.status !== 'ready', 5_000, 'connection to node 1 recycled');
     env.cluster.resume(1);
     await connected(redlock, 1);
     // The first repair gives up (bounded); the next notReady answer starts another.

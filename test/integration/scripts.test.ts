@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { luaScripts } from '../../src/generated/lua-scripts.js';
-import { acquireArgs, leaveArgs, releaseArgs, resourceKey, resourceKeys, wakePrefix } from '../../src/nodes/keys.js';
-import { runScript } from '../../src/nodes/redis-node.js';
+import { resourceKey, resourceKeys, wakePrefix } from '../../src/core/keys.js';
+import { acquireArgs, leaveArgs, releaseArgs } from '../../src/nodes/redis/script-args.js';
+import { runScript } from '../../src/nodes/redis/redis-node.js';
 import { useCluster } from '../support/cluster.js';
 
 // The scripts on one real node, below the Redlock: the cases a whole-cluster test cannot aim at.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { after, before } from 'node:test';
 import { Redis } from 'ioredis';
-import { type LocalCluster, Redlock, type RedlockOptions, startLocalCluster } from '../../src/index.js';
+import { type LocalCluster, RedisNode, Redlock, type RedlockOptions, startLocalCluster } from '../../src/index.js';
 
 /**
  * Starts one local cluster for the test file (stopped after it, also on failure) and hands out
@@ -55,10 +55,17 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 /** Milliseconds since `start` (performance.now()). */
 export const since = (start: number): number => performance.now() - start;
 
+/** Node `i` of a Redlock made from URLs: a RedisNode. */
+export function redisNode(redlock: Redlock, i: number): RedisNode {
+  const node = redlock.nodes[i];
+  if (!(node instanceof RedisNode)) throw new Error(`node ${i} is not a RedisNode`);
+  return node;
+}
+
 /** Waits (at most 5 s) until the Redlock's connection to node `i` is up again after a restart. */
 export async function connected(redlock: Redlock, i: number): Promise<void> {
   const deadline = performance.now() + 5_000;
-  while (redlock.nodes[i]?.client.status !== 'ready') {
+  while (redisNode(redlock, i).client.status !== 'ready') {
     if (performance.now() > deadline) throw new Error(`node ${i} did not reconnect within 5 s`);
     await delay(10);
   }

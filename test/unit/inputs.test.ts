@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { findRedisServer, InvalidOptionsError, RedfenceError, Redlock } from '../../src/index.js';
+import { findRedisServer, InvalidOptionsError, RedfenceError, type RedisNode, Redlock } from '../../src/index.js';
 import { luaScripts } from '../../src/generated/lua-scripts.js';
 import { expandLua, stripComments } from '../../scripts/build-lua.mjs';
 
@@ -84,7 +84,7 @@ describe('bad acquire input', () => {
     );
     assert.equal(r3.quorum, 2);
     assert.deepEqual(
-      r3.nodes.map((n) => n.owned),
+      r3.nodes.map((n) => (n as RedisNode).owned),
       [false, true, true],
     );
     client.disconnect();

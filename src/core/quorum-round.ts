@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { NodeOutcome, NodeReport } from '../errors.js';
-import type { Done, RedisNode } from '../nodes/redis-node.js';
+import type { Done, LockNode } from './lock-node.js';
 
 /** One node's classified answer. `value` is set for `ok` answers that carry one. */
 export interface Reply<T> {
@@ -8,9 +8,6 @@ export interface Reply<T> {
   readonly value?: T;
   readonly error?: string;
 }
-
-/** Turns a node's raw reply (or thrown error) into a {@link Reply}. */
-export type Classify<T> = (reply: unknown) => Reply<T>;
 
 export interface Round<T> {
   /** Indexed like the round's targets; `undefined` while a node has not answered. */
@@ -33,13 +30,13 @@ function errorReply<T>(error: unknown): Reply<T> {
  * after the decision are still recorded (until the timeout), so reports are complete once `done`.
  * The one place where redfence talks to a quorum.
  */
-export function quorumRound<T>(
-  targets: readonly RedisNode[],
+export function quorumRound<T, R = unknown>(
+  targets: readonly LockNode[],
   needed: number,
   timeoutMs: number,
   clock: Clock,
-  send: (node: RedisNode, index: number, done: Done) => void,
-  classify: Classify<T>,
+  send: (node: LockNode, index: number, done: Done<R>) => void,
+  classify: (reply: R) => Reply<T>,
 ): Round<T> {
   const replies: (Reply<T> | undefined)[] = new Array<Reply<T> | undefined>(targets.length).fill(undefined);
   let ok = 0;
@@ -75,9 +72,9 @@ export function quorumRound<T>(
 
   if (needed <= 0) decide(true);
   for (let index = 0; index < targets.length; index += 1) {
-    const node = targets[index] as RedisNode;
+    const node = targets[index] as LockNode;
     try {
-      send(node, index, (error, reply) => record(index, error === undefined ? classify(reply) : errorReply(error)));
+      send(node, index, (error, reply) => record(index, error === undefined ? classify(reply as R) : errorReply(error)));
     } catch (error) {
       record(index, errorReply(error));
     }
@@ -90,7 +87,7 @@ export function quorumRound<T>(
 }
 
 /** The round's outcome per node as plain data, for errors (`timeout` for nodes that never answered). */
-export function reportsOf<T>(targets: readonly RedisNode[], replies: readonly (Reply<T> | undefined)[]): NodeReport[] {
+export function reportsOf<T>(targets: readonly LockNode[], replies: readonly (Reply<T> | undefined)[]): NodeReport[] {
   return targets.map((node, i) => {
     const reply = replies[i] ?? { outcome: 'timeout' as const, error: 'no reply' };
     return reply.error === undefined

@@ -1,9 +1,21 @@
 import type { Writable } from 'node:stream';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { InvalidOptionsError } from '../errors.js';
-import { type LuaScriptName, luaScripts } from '../generated/lua-scripts.js';
-import type { Clock } from '../clock.js';
-import { unsafe } from '../unsafe.js';
+import { bounded, type Clock } from '../../clock.js';
+import type {
+  AcquireReply,
+  AcquireRequest,
+  ExtendReply,
+  ExtendRequest,
+  FenceRequest,
+  LeaveRequest,
+  LockNode,
+  Done as NodeDone,
+  ReleaseRequest,
+} from '../../core/lock-node.js';
+import { InvalidOptionsError } from '../../errors.js';
+import { type LuaScriptName, luaScripts } from '../../generated/lua-scripts.js';
+import { unsafe } from '../../unsafe.js';
+import { acquireArgs, leaveArgs, releaseArgs } from './script-args.js';
 
 /**
  * An ioredis `Redis` or `Cluster` from any copy of ioredis (5.x or 6.x): the two methods by which
@@ -55,6 +67,22 @@ const OWNED_CONNECTION_OPTIONS: RedisOptions = {
   retryStrategy: (attempt: number) => Math.min(attempt * 20, 500),
 };
 
+/** Keys per SCAN step, and counters per copy script. */
+const SCAN_COUNT = 1_000;
+
+/** acquire.lua's packed argument, built once per attempt and shared by every node. */
+const packed = new WeakMap<AcquireRequest, string>();
+function packedAcquire(request: AcquireRequest): string {
+  let args = packed.get(request);
+  if (args === undefined) {
+    args = acquireArgs(request.owner, request.ttl, request.floor, request.score, request.stayMs, request.clusterSize);
+    packed.set(request, args);
+  }
+  return args;
+}
+
+const unexpected = (reply: unknown): Error => new Error(`unexpected reply ${JSON.stringify(reply)}`);
+
 /** A request's connection closed before its reply (ioredis may never settle such a request). */
 class ConnectionClosedError extends Error {
   override readonly name = 'ConnectionClosedError';
@@ -101,14 +129,17 @@ function nameOf(client: Client): string {
  * script registration and the connection hygiene: a connection whose command timed out with no
  * reply since is recycled, so a paused or black-holed node cannot poison later commands.
  */
-export class RedisNode {
+export class RedisNode implements LockNode {
   readonly name: string;
   readonly client: Client;
   readonly isCluster: boolean;
+  /** The ready gate needs the marker key in the same script, which a Cluster cannot do across slots. */
+  readonly gated: boolean;
+  readonly slotted: boolean;
   /** True when redfence opened the connection (and so closes it). */
   readonly owned: boolean;
   readonly #clock: Clock;
-  readonly #onError: (node: RedisNode, operation: string, error: Error) => void;
+  readonly #listeners = new Set<(operation: string, error: Error) => void>();
   #lastReplyAt = Number.NEGATIVE_INFINITY;
   #silenceCheck: unknown;
   #subscriber: Client | undefined;
@@ -131,10 +162,10 @@ export class RedisNode {
     input: NodeInput,
     index: number,
     clock: Clock,
-    onError: (node: RedisNode, operation: string, error: Error) => void,
+    onError?: (node: RedisNode, operation: string, error: Error) => void,
   ) {
     this.#clock = clock;
-    this.#onError = onError;
+    if (onError !== undefined) this.#listeners.add((operation, error) => onError(this, operation, error));
     if (isClient(input)) {
       this.client = input;
       this.owned = false;
@@ -157,6 +188,8 @@ export class RedisNode {
       );
     }
     this.isCluster = this.client instanceof Cluster || (this.client as { isCluster?: boolean }).isCluster === true;
+    this.gated = !this.isCluster;
+    this.slotted = this.isCluster;
     this.name = nameOf(this.client);
     const keyPrefix = keyPrefixOf(this.client);
     if (keyPrefix !== undefined && !unsafe.acceptKeyPrefix) {
@@ -197,7 +230,116 @@ export class RedisNode {
   reportError(operation: string, error: Error): void {
     if (this.#reported.has(operation)) return;
     this.#reported.add(operation);
-    this.#onError(this, operation, error);
+    for (const listener of this.#listeners) listener(operation, error);
+  }
+
+  onError(listener: (operation: string, error: Error) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // ---- LockNode: the lock operations (hot path) --------------------------------------------------
+
+  acquire(request: AcquireRequest, done: NodeDone<AcquireReply>): void {
+    const { keys } = request;
+    this.send('acquire', this.gated ? keys.gated : keys.locks, [packedAcquire(request)], (error, reply) => {
+      if (error !== undefined) done(error);
+      else if (Array.isArray(reply) && reply[0] === 1) done(undefined, { locked: true, token: String(reply[1]) });
+      else if (Array.isArray(reply) && reply[0] === 0) done(undefined, { locked: false, counter: String(reply[2] ?? '0') });
+      else done(unexpected(reply));
+    });
+  }
+
+  extend(request: ExtendRequest, done: NodeDone<ExtendReply>): void {
+    const { keys } = request;
+    this.send('extend', this.gated ? keys.gated : keys.locks, [request.owner, request.ttl], (error, reply) => {
+      if (error !== undefined) done(error);
+      else done(undefined, reply === 1 ? 'extended' : reply === -1 ? 'otherOwner' : 'gone');
+    });
+  }
+
+  release(request: ReleaseRequest, done: NodeDone<number>): void {
+    const args = [releaseArgs(request.owner, request.quiet, request.floor, request.wake)];
+    this.send('release', request.keys.locks, args, (error, reply) => (error !== undefined ? done(error) : done(undefined, Number(reply))));
+  }
+
+  leaveQueue(request: LeaveRequest, done: NodeDone<number>): void {
+    const args = [leaveArgs(request.ticket, request.floor, request.wake)];
+    this.send('leaveQueue', request.keys.locks, args, (error, reply) => (error !== undefined ? done(error) : done(undefined, Number(reply))));
+  }
+
+  raiseFence(request: FenceRequest, done: NodeDone<boolean>): void {
+    this.send('raiseFence', request.keys.fence, [request.owner, request.token], (error, reply) =>
+      error !== undefined ? done(error) : done(undefined, reply === 1),
+    );
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void> {
+    const sub = this.subscriber();
+    sub.on('message', (from: string, message: string) => {
+      if (from === channel) onMessage(message);
+    });
+    // After a reconnect (wake-ups sent meanwhile are lost; waiters poll until then).
+    let subscribed = false;
+    sub.on('ready', () => {
+      if (subscribed) sub.subscribe(channel).catch(() => undefined);
+    });
+    return sub.subscribe(channel).then(() => {
+      subscribed = true;
+    });
+  }
+
+  // ---- LockNode: the ready gate's admin operations -------------------------------------------------
+
+  async marker(key: string, value?: string, claim?: { readonly key: string; readonly id: string }): Promise<string | null> {
+    const reply = claim === undefined
+      ? await this.run('ready', [key], [value ?? ''])
+      : await this.run('ready', [key, claim.key], [value ?? '', claim.id]);
+    return typeof reply === 'string' ? reply : null;
+  }
+
+  async claimRepair(key: string, id: string, ms: number): Promise<boolean> {
+    return (await this.client.set(key, id, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  async unclaimRepair(key: string, id: string): Promise<void> {
+    await this.run('unclaim', [key], [id]);
+  }
+
+  async counters(pattern: string, options: { readonly limit?: number | undefined; readonly requestTimeoutMs: number }): Promise<[string, string][]> {
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const bound = <T>(request: Promise<T>, what: string): Promise<T> => bounded(this.#clock, options.requestTimeoutMs, request, `${this.name} ${what}`);
+    const found: [string, string][] = [];
+    const clients = this.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    for (const client of clients) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await bound(client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT), 'SCAN');
+        cursor = next;
+        if (keys.length > 0) {
+          const values = await bound(Promise.all(keys.map((k) => client.get(k))), 'GET');
+          for (const [i, key] of keys.entries()) {
+            const value = values[i];
+            if (typeof value === 'string') found.push([key, value]);
+          }
+          if (found.length >= limit) return found;
+        }
+      } while (cursor !== '0');
+    }
+    return found;
+  }
+
+  async raiseCounters(readyKey: string, entries: readonly (readonly [string, string])[]): Promise<number> {
+    let raised = 0;
+    for (let i = 0; i < entries.length; i += SCAN_COUNT) {
+      const batch = entries.slice(i, i + SCAN_COUNT);
+      raised += Number(await this.run('repairCounters', [readyKey, ...batch.map(([key]) => key)], batch.map(([, value]) => value)));
+    }
+    return raised;
+  }
+
+  async uptimeSeconds(): Promise<number> {
+    return Number(/uptime_in_seconds:(\d+)/.exec(String(await this.client.info('server')))?.[1] ?? 0);
   }
 
   #healthy(): void {

@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from './errors.js';
+import { InvalidOptionsError } from '../errors.js';
 
 /**
  * Option checking shared by every module: field checks with messages that say what to change,
