@@ -22,7 +22,8 @@ function redfenceWith(id: ImplId, label: string, extra: RedlockOptions): Impleme
       (tuning === 'tuned'
         ? `retryDelay ${TUNED_RETRY.retryDelay}, retryJitter ${TUNED_RETRY.retryJitter}, retryCount ${TUNED_RETRY.retryCount}`
         : 'defaults (retryDelay 200, retryJitter 100, retryCount 10, waitForRelease)') + extraText,
-    create: (urls, tuning) => create(urls, { prefix: REDFENCE_PREFIX, ...(tuning === 'tuned' ? TUNED_RETRY : {}), ...extra }),
+    // One prefix per node set: Redlocks over different node sets must not share one (the nodes refuse).
+    create: (urls, tuning) => create(urls, { prefix: `${REDFENCE_PREFIX}n${urls.length}:`, ...(tuning === 'tuned' ? TUNED_RETRY : {}), ...extra }),
   };
 }
 
