@@ -9,7 +9,7 @@ export interface Validity {
   readonly deadline: number;
 }
 
-/** What a {@link Lock} needs from the {@link Redlock} that granted it. */
+/** @internal What a {@link Lock} needs from the {@link Redlock} that granted it. */
 export interface LockHost {
   readonly clock: Clock;
   /** Extends on a quorum to `ttl` from now; resolves with the new validity, or throws. */

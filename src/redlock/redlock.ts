@@ -17,7 +17,7 @@ import type { AcquireReply, AcquireRequest, ExtendReply, LockNode } from '../cor
 import { type NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
 import { assertOneSlot } from '../nodes/redis/script-args.js';
 import { abortSignal, describeValue, resourceList } from '../core/options.js';
-import { Lock, type LockHost, type Validity } from './lock.js';
+import { Lock, type Validity } from './lock.js';
 import { quorumRound, type Reply, reportsOf } from '../core/quorum-round.js';
 import {
   type AcquireSettings,
@@ -111,7 +111,7 @@ const WALL_STEP_REPORT_MS = 1_000;
  * await using lock = await redlock.acquire(['order:42'], 10_000)
  * await store.write(order, { fence: lock.fencingToken })
  */
-export class Redlock extends EventEmitter<RedlockEvents> implements LockHost, AsyncDisposable {
+export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposable {
   /** The nodes, in the order given. */
   readonly nodes: readonly LockNode[];
   /** How many nodes a grant needs: ⌊N/2⌋ + 1. */
