@@ -22,17 +22,30 @@ function setup(resource = 'r') {
   const release = (owner: string, quiet = false, floor = FLOOR) =>
     runScript(redis, 'release', keys.locks, [releaseArgs(owner, quiet, floor, wakePrefix(prefix))]);
   const leave = (ticket: string) => runScript(redis, 'leaveQueue', keys.locks, [leaveArgs(ticket, FLOOR, wakePrefix(prefix))]);
-  /** Messages on client `c`'s wake channel. */
+  /**
+   * Messages on client `c`'s wake channel. `delivered()` resolves once everything published so far
+   * has arrived: it publishes a marker after it (one server delivers a channel's messages in order).
+   */
   const listen = async (client = 'c') => {
     const sub = redis.duplicate();
+    const channel = `${wakePrefix(prefix)}${client}`;
     const messages: string[] = [];
-    sub.on('message', (_: string, m: string) => messages.push(m));
-    await sub.subscribe(`${wakePrefix(prefix)}${client}`);
-    return { messages, [Symbol.dispose]: () => sub.disconnect() };
+    let marker: (() => void) | undefined;
+    sub.on('message', (_: string, m: string) => {
+      if (m === DELIVERED) marker?.();
+      else messages.push(m);
+    });
+    await sub.subscribe(channel);
+    const delivered = async (): Promise<void> => {
+      const arrived = new Promise<void>((resolve) => (marker = resolve));
+      await redis.publish(channel, DELIVERED);
+      await arrived;
+    };
+    return { messages, delivered, [Symbol.dispose]: () => sub.disconnect() };
   };
   return { redis, keys, queue: resourceKey(prefix, resource, 'q'), acquire, release, leave, listen };
 }
-const settle = () => new Promise((r) => setTimeout(r, 50));
+const DELIVERED = '<delivered>';
 
 test('a later attempt of the same acquire takes over what an earlier attempt left; others are blocked', async () => {
   const { redis, keys, acquire } = setup();
@@ -51,14 +64,14 @@ test('the head of the queue goes first; a quiet undo keeps the waiter queued and
   assert.deepEqual((await acquire('c/2/0:1', 1_000, '10')).slice(0, 2), [0, 1], 'A queues');
   assert.deepEqual((await acquire('c/3/0:1', 1_000, '20')).slice(0, 2), [0, 1], 'B queues behind A');
   await release('c/1/0:1');
-  await settle();
+  await channel.delivered();
   assert.deepEqual(channel.messages, ['c/2/0|c/1/0:1|'], 'only the head is told (a reservation: no token)');
   assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/2/0:handoff');
   assert.deepEqual((await acquire('c/3/0:2', 1_000, '20')).slice(0, 2), [0, 1], 'B may not jump ahead of A');
   assert.equal((await acquire('c/2/0:2', 1_000, '10'))[0], 1, 'A, the head, takes the reservation over');
   assert.deepEqual(await redis.zrange(queue, 0, -1), ['c/3/0'], 'A left the queue');
   await release('c/2/0:2', true);
-  await settle();
+  await channel.delivered();
   assert.equal(channel.messages.length, 1, 'a quiet undo wakes nobody');
   assert.equal((await acquire('c/3/0:3', 1_000, '20'))[0], 1);
 });
@@ -69,7 +82,7 @@ test('a single-resource waiter is granted the lease on release, with the next to
   assert.deepEqual(await acquire('c/1/0:1'), [1, FLOOR]);
   assert.deepEqual((await acquire('c/2/7000:1', 1_000, '10')).slice(0, 2), [0, 1], 'A (one resource, TTL 7000) queues');
   await release('c/1/0:1', false, '900');
-  await settle();
+  await channel.delivered();
   const next = (BigInt(FLOOR) + 1n).toString();
   assert.deepEqual(channel.messages, [`c/2/7000|c/1/0:1|${next}`], 'the floor was lower: fc + 1');
   assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/2/7000:g');
@@ -87,13 +100,13 @@ test('a single-resource waiter is granted the lease on release, with the next to
 });
 
 test('an expired ticket at the head no longer blocks, and leaving the queue wakes the next waiter', async () => {
-  const { redis, keys, acquire } = setup();
+  const { redis, keys, queue, acquire } = setup();
   assert.equal((await acquire('c/1/0:1'))[0], 1);
-  assert.deepEqual((await acquire('c/2/0:1', 50, '10')).slice(0, 2), [0, 1]);
+  assert.deepEqual((await acquire('c/2/0:1', 5_000, '10')).slice(0, 2), [0, 1]);
   assert.deepEqual((await acquire('c/3/0:1', 5_000, '20')).slice(0, 2), [0, 1]);
   await redis.del(keys.locks[0] ?? '');
   assert.deepEqual((await acquire('c/3/0:2', 5_000, '20')).slice(0, 2), [0, 1], 'A is still the head');
-  await new Promise((r) => setTimeout(r, 80));
+  await redis.zadd(`${queue}e`, '1', 'c/2/0'); // A's place ran out (A crashed)
   assert.equal((await acquire('c/3/0:3', 5_000, '20'))[0], 1, 'A expired: B goes');
 
   const other = setup('s');
@@ -104,7 +117,7 @@ test('an expired ticket at the head no longer blocks, and leaving the queue wake
   await other.release('c/1/0:1');
   assert.equal(await redis.get(other.keys.locks[0] ?? ''), 'c/2/0:handoff');
   assert.equal(await other.leave('c/2/0'), 1);
-  await settle();
+  await channel.delivered();
   assert.deepEqual(channel.messages, ['c/2/0|c/1/0:1|', 'c/3/0||'], 'the leaver gave its reservation back; the new head is told at once');
   assert.equal(await redis.get(other.keys.locks[0] ?? ''), 'c/3/0:handoff');
 });
@@ -156,7 +169,7 @@ test('however many dead tickets lead the queue, a release hands the lease to the
   }
   assert.deepEqual((await acquire('c/live/5000:1', 5_000, '100')).slice(0, 2), [0, 1], 'the live waiter queues last');
   await release('c/1/0:1');
-  await settle();
+  await channel.delivered();
   assert.equal(await redis.get(keys.locks[0] ?? ''), 'c/live/5000:g', 'the live waiter got the lease');
   assert.equal(channel.messages.length, 1);
   assert.match(channel.messages[0] ?? '', /^c\/live\/5000\|/);
