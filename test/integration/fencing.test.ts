@@ -233,12 +233,15 @@ describe('RedisFence', () => {
     const oldHolder = 5n;
     const newHolder = 6n;
     let resumeOld!: () => void;
+    let oldRead!: () => void;
     const oldPaused = new Promise<void>((resolve) => (resumeOld = resolve));
+    const oldHasRead = new Promise<void>((resolve) => (oldRead = resolve));
     const oldUpdate = fence.update(key, oldHolder, async (v) => {
+      oldRead();
       await oldPaused; // paused after reading, like a GC pause
       return String(Number(v) + 1);
     });
-    await delay(20);
+    await oldHasRead;
     await fence.update(key, newHolder, (v) => String(Number(v) + 10));
     resumeOld();
     await assert.rejects(oldUpdate, StaleTokenError);
