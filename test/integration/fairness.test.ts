@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type { Lock, Redlock } from '../../src/index.js';
-import { delay, since, useCluster } from '../support/cluster.js';
+import { delay, since, untilQueued, useCluster } from '../support/cluster.js';
 
 const env = useCluster(5);
 afterEach(() => env.heal());
@@ -17,10 +17,11 @@ test('waiters are served in arrival order, and the releasing client queues behin
     await lock.release();
   };
   const first = await a.acquire('fifo', 5_000);
+  const nodes = env.clients();
   const waiting: Promise<void>[] = [];
-  for (const [name, client] of [['b', b], ['c', c], ['d', d]] as const) {
+  for (const [i, [name, client]] of ([['b', b], ['c', c], ['d', d]] as const).entries()) {
     waiting.push(client.acquire('fifo', 5_000).then((lock) => holdThenRelease(name, lock)));
-    await delay(40); // arrive one after another
+    await untilQueued(nodes, `${prefix}{fifo}:q`, i + 1); // arrive one after another
   }
   await first.release();
   // The releasing client comes straight back: it must queue behind b, c and d.
@@ -36,13 +37,15 @@ test('a waiter that gives up leaves the queue, and the next one is served at onc
   const c = env.redlock({ prefix, retryDelay: 2_000, retryJitter: 0 });
   const held = await a.acquire('leave', 5_000);
   const giveUp = new AbortController();
+  const nodes = env.clients();
+  const queue = `${prefix}{leave}:q`;
   const bWaits = b.acquire('leave', 5_000, { signal: giveUp.signal });
-  await delay(40);
+  await untilQueued(nodes, queue, 1);
   const cWaits = c.acquire('leave', 5_000);
-  await delay(40);
+  await untilQueued(nodes, queue, 2);
   giveUp.abort(new Error('b gave up'));
   await assert.rejects(bWaits, /b gave up/);
-  await delay(50);
+  await untilQueued(nodes, queue, 1); // b left
   const released = performance.now();
   await held.release();
   const next = await cWaits;
@@ -57,7 +60,7 @@ test('tryAcquire does not jump the queue', async () => {
   const c = env.redlock({ prefix });
   const held = await a.acquire('queue-jump', 5_000);
   const bWaits = b.acquire('queue-jump', 5_000);
-  await delay(50);
+  await untilQueued(env.clients(), `${prefix}{queue-jump}:q`);
   await held.release();
   // b was woken and owns the turn; c arriving now is refused even if the lease is momentarily free.
   const jumped = await c.tryAcquire('queue-jump', 1_000);
@@ -118,15 +121,6 @@ async function holderAndWaiter(resource: string) {
   b.on('acquired', (event) => acquired.push(event));
   const lk = `${prefix}{${resource}}:lk`;
   return { a, b, acquired, lk, fc: `${prefix}{${resource}}:fc`, q: `${prefix}{${resource}}:q` };
-}
-
-/** Resolves once a waiter is queued on every node (at most 5 s). */
-async function untilQueued(nodes: readonly { zcard(key: string): Promise<number> }[], q: string): Promise<void> {
-  const deadline = performance.now() + 5_000;
-  while ((await Promise.all(nodes.map((n) => n.zcard(q)))).some((n) => n === 0)) {
-    if (performance.now() > deadline) assert.fail('the waiter never queued on every node');
-    await delay(2);
-  }
 }
 
 /** `a` takes `resource`, `b` starts waiting for it, and `waitMs` later `a` releases: both locks, and

@@ -9,7 +9,7 @@ import {
   QuorumError,
   type RedlockEvents,
 } from '../../src/index.js';
-import { delay, since, useCluster } from '../support/cluster.js';
+import { delay, redisNode, since, untilQueued, useCluster } from '../support/cluster.js';
 
 const env = useCluster(5);
 afterEach(() => env.heal());
@@ -236,8 +236,9 @@ describe('node failures', () => {
     );
     const snapshot = JSON.stringify(first.nodes);
     for (const i of [0, 1, 2]) env.cluster.resume(i);
-    // The paused nodes now run the first attempt's script and answer it late.
-    await delay(100);
+    // The paused nodes now run the first attempt's script and answer it late; a PING on the same
+    // connections returns after those answers were delivered.
+    await Promise.all([0, 1, 2].map((i) => redisNode(redlock, i).client.ping()));
     assert.equal(JSON.stringify(first.nodes), snapshot, 'a thrown report never changes');
     assert.deepEqual(
       first.nodes.map((n) => n.outcome),
@@ -274,7 +275,7 @@ describe('waiting', () => {
     const lock = await redlock.acquire('wake', 10_000);
     const started = performance.now();
     const waiting = other.acquire('wake', 5_000, { retryDelay: 5_000, retryJitter: 0, retryCount: 3 });
-    await delay(200);
+    await untilQueued(env.clients(), `${redlock.settings.prefix}{wake}:q`);
     await lock.release();
     const next = await waiting;
     const waited = since(started);
@@ -288,7 +289,7 @@ describe('waiting', () => {
     const lock = await redlock.acquire('poll', 10_000);
     const started = performance.now();
     const waiting = other.acquire('poll', 5_000, { retryDelay: 1_000, retryJitter: 0, retryCount: 3 });
-    await delay(100);
+    await untilQueued(env.clients(), `${redlock.settings.prefix}{poll}:q`);
     await lock.release();
     const next = await waiting;
     assert.ok(since(started) >= 950, `waited ${since(started)} ms`);

@@ -55,6 +55,18 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 /** Milliseconds since `start` (performance.now()). */
 export const since = (start: number): number => performance.now() - start;
 
+/**
+ * Resolves once exactly `count` waiters are queued at `queue` (a resource's `:q` key) on every
+ * node (at most 5 s): waiters arrive (or leave) in a known order without sleeps.
+ */
+export async function untilQueued(nodes: readonly Redis[], queue: string, count = 1): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while ((await Promise.all(nodes.map((n) => n.zcard(queue)))).some((n) => n !== count)) {
+    if (performance.now() > deadline) throw new Error(`not ${count} queued at ${queue} on every node within 5 s`);
+    await delay(2);
+  }
+}
+
 /** Node `i` of a Redlock made from URLs: a RedisNode. */
 export function redisNode(redlock: Redlock, i: number): RedisNode {
   const node = redlock.nodes[i];
