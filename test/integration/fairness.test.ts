@@ -114,7 +114,7 @@ async function holderAndWaiter(resource: string) {
   // b waits once, so its wake-up channel is subscribed before the test proper.
   const warm = await a.acquire(`${resource}:warm`, 1_000);
   const bWarm = b.acquire(`${resource}:warm`, 1_000);
-  await delay(30);
+  await untilWaiting(a, `${resource}:warm`);
   await warm.release();
   await (await bWarm).release();
   const acquired: { attempts: number; slowPath: boolean }[] = [];
@@ -123,12 +123,27 @@ async function holderAndWaiter(resource: string) {
   return { a, b, acquired, lk, fc: `${prefix}{${resource}}:fc`, q: `${prefix}{${resource}}:q` };
 }
 
-/** `a` takes `resource`, `b` starts waiting for it, and `waitMs` later `a` releases: both locks, and
- * the ms from the release call to b's grant. */
-async function handOff(a: Redlock, b: Redlock, resource: string, waitMs = 50) {
+/**
+ * Resolves once a waiter is queued for `resource` on every node and a wake-up channel is subscribed
+ * on every node (the waiter can be told).
+ */
+async function untilWaiting(redlock: Redlock, resource: string): Promise<void> {
+  const nodes = env.clients();
+  const prefix = redlock.settings.prefix;
+  await untilQueued(nodes, `${prefix}{${resource}}:q`);
+  const deadline = performance.now() + 5_000;
+  while ((await Promise.all(nodes.map((n) => n.pubsub('CHANNELS', `${prefix}wake:*`) as Promise<string[]>))).some((c) => c.length === 0)) {
+    if (performance.now() > deadline) assert.fail('no wake-up channel subscribed on every node within 5 s');
+    await delay(2);
+  }
+}
+
+/** `a` takes `resource`, `b` starts waiting for it, then `a` releases: both locks, and the ms from
+ * the release call to b's grant. */
+async function handOff(a: Redlock, b: Redlock, resource: string) {
   const held = await a.acquire(resource, 5_000);
   const waiting = b.acquire(resource, 5_000);
-  await delay(waitMs);
+  await untilWaiting(a, resource);
   const released = performance.now();
   await held.release();
   const lock = await waiting;
@@ -175,7 +190,7 @@ test('a hand-over from fewer than a quorum of nodes falls back to an attempt', a
   const { a, b, acquired, q } = await holderAndWaiter('handed-split');
   const held = await a.acquire('handed-split', 5_000);
   const waiting = b.acquire('handed-split', 5_000, { retryDelay: 100 });
-  await delay(50);
+  await untilQueued(nodes, q);
   // On 3 nodes another waiter (one that will never come back) is ahead of b for 300 ms.
   const qe = q.replace(/:q$/, ':qe');
   await Promise.all(
@@ -198,7 +213,7 @@ test('wake-ups still arrive after the subscriber connections were dropped and ca
   const nodes = env.clients();
   const { a, b, acquired } = await holderAndWaiter('resubscribed');
   await Promise.all(nodes.map((n) => n.client('KILL', 'TYPE', 'pubsub')));
-  await delay(300); // ioredis reconnects; redfence subscribes again on 'ready'
+  // ioredis reconnects, and redfence subscribes again on 'ready' (handOff waits for the channel).
   const { lock, waited } = await handOff(a, b, 'resubscribed');
   await lock.release();
   assert.ok(waited < 1_000, `b waited ${waited} ms after the release (retry delay 2000)`);
@@ -209,7 +224,7 @@ test('a prefix with spaces still reaches the waiter (the wake channel travels la
   const prefix = `with space ${Date.now()}:`;
   const a = env.redlock({ prefix });
   const b = env.redlock({ prefix, retryDelay: 2_000, retryJitter: 0 });
-  const { held, lock, waited } = await handOff(a, b, 'spaced', 100);
+  const { held, lock, waited } = await handOff(a, b, 'spaced');
   assert.ok(waited < 1_000, `b waited ${waited} ms after the release (retry delay 2000)`);
   assert.ok(lock.fencingToken > held.fencingToken);
   await lock.release();
