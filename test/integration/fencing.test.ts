@@ -9,12 +9,13 @@ import {
   type RepairReport,
   StaleTokenError,
 } from '../../src/index.js';
+import { resourceKey } from '../../src/core/keys.js';
 import { connected, delay, useCluster } from '../support/cluster.js';
 
 const env = useCluster(5);
 afterEach(() => env.heal());
 
-const fcKey = (prefix: string, resource: string) => `${prefix}{${resource}}:fc`;
+const fcKey = (prefix: string, resource: string) => resourceKey(prefix, resource, 'fc');
 
 describe('tokens', () => {
   test('the common case is one round (fast path) and tokens increase per resource', async () => {

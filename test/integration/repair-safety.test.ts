@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { InvalidOptionsError, type Lock, RedfenceError, type Redlock, RedisNode, type RepairReport, systemClock } from '../../src/index.js';
-import { connected, delay, redisNode, useCluster } from '../support/cluster.js';
+import { resourceKey } from '../../src/core/keys.js';
+import { connected, delay, redisNode, until, useCluster } from '../support/cluster.js';
 
 // Issue 9, items 2, 3, 4 and 7: a repair must keep a node out until every lease it forgot has
 // ended, by the cluster's max TTL, whoever repairs; copy from sources that kept their data; and
@@ -9,17 +10,8 @@ import { connected, delay, redisNode, useCluster } from '../support/cluster.js';
 const env = useCluster(5);
 afterEach(() => env.heal());
 
-const fcKey = (prefix: string, resource: string) => `${prefix}{${resource}}:fc`;
+const fcKey = (prefix: string, resource: string) => resourceKey(prefix, resource, 'fc');
 const at = <T>(list: readonly T[], i: number): T => list[i] ?? assert.fail(`no element ${i}`);
-
-/** Polls `condition` every few ms until it holds; fails after `ms`. */
-async function until(condition: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await condition())) {
-    if (performance.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
-    await delay(2);
-  }
-}
 
 /**
  * `holder` acquires `resource` on a bare majority (nodes 0–2; 3 and 4 paused meanwhile), so that a
@@ -44,7 +36,7 @@ describe('repair waits until every forgotten lease has ended', () => {
     // Node 0 has been up for seconds (which FLUSHALL does not reset): an uptime-based wait is zero.
     const node0 = env.clients()[0];
     const uptime = async () => Number(/uptime_in_seconds:(\d+)/.exec((await node0?.info('server')) ?? '')?.[1]);
-    await until(async () => (await uptime()) >= 3, 5_000, 'node 0 up for 3 s');
+    await until('node 0 up for 3 s', async () => (await uptime()) >= 3, 5_000);
 
     const lock = await holdOnBareMajority(holder, 'flushed', 1_400);
     await env.clients()[0]?.flushall();
@@ -99,7 +91,7 @@ describe('repair copies from sources that kept their data', () => {
 
     const repair = redlock.repair(0);
     // The repair began (its key is on node 0): node 3 loses its data before its turn comes.
-    await until(async () => (await clients[0]?.exists(`${prefix}__repairing`)) === 1, 5_000, 'repair started');
+    await until('repair started', async () => (await clients[0]?.exists(`${prefix}__repairing`)) === 1, 5_000);
     await clients[3]?.flushall();
     const report = await repair;
     assert.equal(report.alreadyReady, false);
@@ -141,7 +133,7 @@ describe('repair never hangs', () => {
     await clients[1]?.eval("for i = 1, 100000 do redis.call('SET', KEYS[1] .. i, '') end", 1, `${prefix}filler:`);
     await clients[0]?.flushall();
     const repair = redlock.repair(0);
-    await until(async () => (await clients[0]?.exists(`${prefix}__repairing`)) === 1, 5_000, 'repair started');
+    await until('repair started', async () => (await clients[0]?.exists(`${prefix}__repairing`)) === 1, 5_000);
     env.cluster.pause(1);
     const started = performance.now();
     const error = await repair.then(
@@ -168,10 +160,10 @@ describe('repair never hangs', () => {
     // acquire times out on node 1, whose silent connection is then recycled, dropping the
     // repair's request without an answer.
     await redlock.acquire('h', 100, { retryCount: 0 }).then((l) => l.release());
-    await until(async () => (await clients[0]?.exists(`${prefix}__repairing`)) === 1, 5_000, 'repair started');
+    await until('repair started', async () => (await clients[0]?.exists(`${prefix}__repairing`)) === 1, 5_000);
     env.cluster.pause(1);
     await redlock.acquire('h', 100, { retryCount: 0 }).then((l) => l.release(), () => undefined);
-    await until(() => redisNode(redlock, 1).client.status !== 'ready', 5_000, 'connection to node 1 recycled');
+    await until('connection to node 1 recycled', () => redisNode(redlock, 1).client.status !== 'ready', 5_000);
     env.cluster.resume(1);
     await connected(redlock, 1);
     // The first repair gives up (bounded); the next notReady answer starts another.

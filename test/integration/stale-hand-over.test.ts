@@ -23,21 +23,10 @@ import { Toxiproxy } from 'toxiproxy-node-client';
 import { LockHeldError, Redlock } from '../../src/index.js';
 import { proxyEndpoint } from '../chaos/toxiproxy.js';
 import { startToxiproxyServer } from '../chaos/toxiproxy-server.js';
-import { delay, useCluster } from '../support/cluster.js';
+import { delay, until, useCluster } from '../support/cluster.js';
 
 const env = useCluster(3);
 const LATE_MS = 150; // > W's nodeTimeout (50), < the 300 ms after which a silent connection is recycled
-
-/** Polls `check` every 5 ms until it returns a value other than undefined; fails after `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await delay(5);
-  }
-}
 
 test('a hand-over announced before an attempt is not counted after it: no two holders', { timeout: 30_000 }, async (t) => {
   const nodes = env.clients();

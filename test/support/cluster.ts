@@ -56,6 +56,20 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 export const since = (start: number): number => performance.now() - start;
 
 /**
+ * Polls `check` every few ms until it returns something other than `undefined` or `false`, and
+ * resolves with that; throws after `ms`. For waiting on what the servers show, not on time.
+ */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 5_000): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await delay(2);
+  }
+}
+
+/**
  * Resolves once exactly `count` waiters are queued at `queue` (a resource's `:q` key) on every
  * node (at most 5 s): waiters arrive (or leave) in a known order without sleeps.
  */
