@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { LockExpiredError, LockLostError, type LockLostReason } from '../errors.js';
+import { type RenewalPolicy, Renewer } from './renewer.js';
 
 /** Monotonic instants (ms) a grant or extension is good until. */
 export interface Validity {
@@ -46,9 +47,8 @@ export class Lock implements AsyncDisposable, Disposable {
   #validUntil: number;
   #deadline: number;
   #expiryTimer: unknown;
-  /** Renew the lease every third of this (0: plain lease, no keep-alive). */
-  readonly #keepAliveMs: number;
-  #renewTimer: unknown;
+  /** Keep-alive: renews the lease every third of `keepAliveMs` until the TTL ends. */
+  readonly #keepAlive: Renewer | undefined;
   #ended: LockLostError | LockLostReason | undefined;
   #releasing: Promise<void> | undefined;
 
@@ -67,9 +67,9 @@ export class Lock implements AsyncDisposable, Disposable {
     this.ttl = ttl;
     this.#validUntil = validity.until;
     this.#deadline = validity.deadline;
-    this.#keepAliveMs = options.keepAliveMs ?? 0;
     if (options.watched === true) this.#armExpiry();
-    this.#scheduleRenewal();
+    const keepAliveMs = options.keepAliveMs ?? 0;
+    this.#keepAlive = keepAliveMs === 0 ? undefined : new Renewer(host.clock, this.#keepAlivePolicy(keepAliveMs)).start();
   }
 
   /** Aborts (reason: {@link LockLostError}) when the lock is lost, expires, or is released. */
@@ -124,7 +124,7 @@ export class Lock implements AsyncDisposable, Disposable {
     this.#validUntil = validity.until;
     this.#deadline = validity.deadline;
     if (this.#expiryTimer !== undefined) this.#armExpiry();
-    this.#scheduleRenewal();
+    this.#keepAlive?.reschedule();
     return this;
   }
 
@@ -186,9 +186,8 @@ export class Lock implements AsyncDisposable, Disposable {
     this.#ended = reason;
     const clock = this.#host.clock;
     if (this.#expiryTimer !== undefined) clock.clearTimeout(this.#expiryTimer);
-    if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
     this.#expiryTimer = undefined;
-    this.#renewTimer = undefined;
+    this.#keepAlive?.stop();
     this.#controller?.abort(this.#reason());
   }
 
@@ -218,29 +217,27 @@ export class Lock implements AsyncDisposable, Disposable {
    * Keep-alive: while the TTL reaches past the lease, renew the lease every third of it (to at most
    * what is left of the TTL). A renewal that fails loses the lock, as a failed extend does.
    */
-  #scheduleRenewal(): void {
+  #keepAlivePolicy(keepAliveMs: number): RenewalPolicy {
     const clock = this.#host.clock;
-    if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
-    this.#renewTimer = undefined;
-    if (this.#keepAliveMs === 0 || this.#ended !== undefined || this.#deadline <= this.#validUntil) return;
-    this.#renewTimer = clock.setTimeout(() => {
-      this.#renewTimer = undefined;
-      if (this.#ended !== undefined) return;
-      const leaseMs = Math.max(1, Math.min(this.#keepAliveMs, Math.ceil(this.#deadline - clock.now())));
-      this.#host.renewLock(this, leaseMs).then(
-        (until) => {
-          if (this.#ended !== undefined) return;
-          this.#validUntil = Math.max(this.#validUntil, until);
-          if (this.#expiryTimer !== undefined) this.#armExpiry();
-          this.#scheduleRenewal();
-        },
-        (error: unknown) =>
-          this.#lose(error instanceof LockLostError ? error : new LockLostError(this.resources, 'extendFailed', String(error), { cause: error })),
-      );
-    }, this.#keepAliveMs / 3);
+    return {
+      next: () => (this.#ended !== undefined || this.#deadline <= this.#validUntil ? undefined : keepAliveMs / 3),
+      renew: async () => {
+        const leaseMs = Math.max(1, Math.min(keepAliveMs, Math.ceil(this.#deadline - clock.now())));
+        const until = await this.#host.renewLock(this, leaseMs);
+        if (this.#ended !== undefined) return;
+        this.#validUntil = Math.max(this.#validUntil, until);
+        if (this.#expiryTimer !== undefined) this.#armExpiry();
+      },
+      failed: (error) => this.#lose(lostBy(this.resources, error)),
+    };
   }
 
   #expired(): LockLostError {
     return new LockLostError(this.resources, 'expired', 'its validity ran out before it was extended');
   }
+}
+
+/** A renewal's failure as the reason a lock is lost. */
+export function lostBy(resources: readonly string[], error: unknown): LockLostError {
+  return error instanceof LockLostError ? error : new LockLostError(resources, 'extendFailed', String(error), { cause: error });
 }

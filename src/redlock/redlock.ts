@@ -17,7 +17,7 @@ import type { AcquireReply, AcquireRequest, ExtendReply, LockNode } from '../cor
 import { type NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
 import { assertOneSlot } from '../nodes/redis/script-args.js';
 import { abortSignal, describeValue, resourceList } from '../core/options.js';
-import { Lock, type Validity } from './lock.js';
+import { Lock, lostBy, type Validity } from './lock.js';
 import { quorumRound, type Reply, reportsOf } from '../core/quorum-round.js';
 import {
   type AcquireSettings,
@@ -30,6 +30,7 @@ import {
 } from './redlock-options.js';
 import { unsafe } from '../unsafe.js';
 import { ReleaseNotifier, type ReleaseWatch } from './release-notifier.js';
+import { Renewer } from './renewer.js';
 
 /** Options of `new Redlock(nodes, options)`. */
 export interface RedlockOptions extends Partial<RedlockSettings> {
@@ -242,23 +243,18 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
       );
     }
     const lock = await this.acquire(resources, ttl, options);
-    let timer: unknown;
-    const schedule = (): void => {
-      timer = this.clock.setTimeout(tick, Math.max(0, lock.ttlRemainingMs() - threshold));
-    };
-    const tick = (): void => {
-      if (lock.signal.aborted) return;
-      lock.extend(ttl).then(schedule, (error: unknown) => {
-        lock.lose(
-          error instanceof LockLostError ? error : new LockLostError(lock.resources, 'extendFailed', String(error), { cause: error }),
-        );
-      });
-    };
-    schedule();
+    // Automatic extension: to `ttl` again whenever only `threshold` of it is left.
+    const extender = new Renewer(this.clock, {
+      next: () => (lock.signal.aborted ? undefined : lock.ttlRemainingMs() - threshold),
+      renew: async () => {
+        await lock.extend(ttl);
+      },
+      failed: (error) => lock.lose(lostBy(lock.resources, error)),
+    }).start();
     try {
       return await routine(lock.signal, lock);
     } finally {
-      this.clock.clearTimeout(timer);
+      extender.stop();
       await lock.release();
     }
   }
