@@ -2,19 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import pRetry from 'p-retry';
 import { type Clock, sleep, systemClock, wallClockMicros, wallClockMs } from '../clock.js';
-import {
-  InvalidOptionsError,
-  LockExpiredError,
-  LockHeldError,
-  LockLostError,
-  type NodeReport,
-  QuorumError,
-} from '../errors.js';
+import { InvalidOptionsError, LockExpiredError, LockHeldError, LockLostError, QuorumError } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
-import { clusterMismatch, type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
+import { type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
 import { MAX_RESOURCES, type ResourceKeys, resourceKeys, wakePrefix } from '../core/keys.js';
 import type { AcquireReply, AcquireRequest, ExtendReply, LockNode } from '../core/lock-node.js';
-import { type NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
+import type { NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
 import { assertOneSlot } from '../nodes/redis/script-args.js';
 import { abortSignal, describeValue, resourceList } from '../core/options.js';
 import { Lock, lostBy, type Validity } from './lock.js';
@@ -30,7 +23,9 @@ import {
 } from './redlock-options.js';
 import { unsafe } from '../unsafe.js';
 import { ReleaseNotifier, type ReleaseWatch } from './release-notifier.js';
+import { buildNodes, duplicateNodes } from './node-set.js';
 import { Renewer } from './renewer.js';
+import { classifyAcquire, classifyExtend, failureOf, otherOwner, refusalOf, ttlLimitOf, ttlTooLong } from './replies.js';
 
 /** Options of `new Redlock(nodes, options)`. */
 export interface RedlockOptions extends Partial<RedlockSettings> {
@@ -154,32 +149,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     this.settings = Object.freeze(resolveRedlockSettings('Redlock', rest));
     this.#wakePrefix = wakePrefix(this.settings.prefix);
     this.clock = clock ?? systemClock;
-    const built: LockNode[] = [];
-    const opened: RedisNode[] = [];
-    try {
-      for (const [i, input] of (nodes as readonly (NodeInput | LockNode)[]).entries()) {
-        if (typeof input === 'object' && input !== null && nodes.indexOf(input) !== i) {
-          throw new InvalidOptionsError(`Expected distinct nodes, got the same object as \`nodes[${nodes.indexOf(input)}]\` and \`nodes[${i}]\``);
-        }
-        if (isLockNode(input)) built.push(input);
-        else {
-          const node = new RedisNode(input, i, this.clock);
-          opened.push(node);
-          built.push(node);
-        }
-      }
-      // The same server under another name (`localhost` and `127.0.0.1`, two clients) is found when
-      // the nodes connect: see #checkDistinct.
-      const names = new Set<string>();
-      for (const node of opened) {
-        if (!node.owned) continue;
-        if (names.has(node.name)) throw new InvalidOptionsError(`Expected distinct nodes, got \`${node.name}\` twice`);
-        names.add(node.name);
-      }
-    } catch (error) {
-      void Promise.all(opened.map((n) => n.close()));
-      throw error;
-    }
+    const { nodes: built, opened } = buildNodes(nodes, this.clock);
     this.#opened = opened;
     this.#unlisten = built.map((node) => node.onError((operation, error) => this.emit('nodeError', { node: node.name, operation, error })));
     this.nodes = Object.freeze(built);
@@ -545,7 +515,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
       let failure: 'quorum' | 'fence' = 'quorum';
       const decided = await round.decided;
       const refused = decided ? refusalOf(round.replies, this.settings.prefix, this.nodes.length) : undefined;
-      if (decided && (refused !== undefined || this.#duplicateNodes() !== undefined)) {
+      if (decided && (refused !== undefined || duplicateNodes(this.nodes) !== undefined)) {
         void this.#release(grant, this.nodes, true);
         this.#checkDistinct();
         if (refused !== undefined) throw refused;
@@ -706,19 +676,6 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     void this.#release(this.#grant(lock));
   }
 
-  /** Two nodes whose connections reached the same server (same `run_id`), if any. */
-  #duplicateNodes(): [LockNode, LockNode] | undefined {
-    for (let i = 0; i < this.nodes.length; i += 1) {
-      const a = this.nodes[i] as LockNode;
-      if (a.identity === undefined) continue;
-      for (let j = i + 1; j < this.nodes.length; j += 1) {
-        const b = this.nodes[j] as LockNode;
-        if (b.identity === a.identity) return [a, b];
-      }
-    }
-    return undefined;
-  }
-
   /**
    * Throws {@link InvalidOptionsError} (now and on every later call) once two nodes turned out to
    * be one server. Each node learns its server's identity before its first reply arrives, so two
@@ -726,7 +683,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
    */
   #checkDistinct(): void {
     if (this.#duplicate === undefined) {
-      const pair = this.#duplicateNodes();
+      const pair = duplicateNodes(this.nodes);
       if (pair === undefined) return;
       this.#duplicate = new InvalidOptionsError(
         `Expected distinct nodes, but \`${pair[0].name}\` and \`${pair[1].name}\` are the same Redis server ` +
@@ -763,60 +720,4 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     this.#wallOffset = offset;
     return `${wallMs}000`;
   }
-}
-
-/** ok: the token the node moved to; held: the node's counter when it answered (see ReleaseWatch). */
-function classifyAcquire(reply: AcquireReply): Reply<string> {
-  return reply.locked ? { outcome: 'ok', value: reply.token } : { outcome: 'held', value: reply.counter };
-}
-
-function classifyExtend(reply: ExtendReply): Reply<string> {
-  if (reply === 'extended') return { outcome: 'ok' };
-  if (reply === 'otherOwner') return { outcome: 'held', error: 'another owner holds the lease' };
-  return { outcome: 'error', error: 'the lease is gone (expired)' };
-}
-
-/** A node object given in place of a Redis client (a MemoryNode, or any LockNode). */
-function isLockNode(input: unknown): input is LockNode {
-  const node = input as Partial<LockNode> | null;
-  return typeof node === 'object' && node !== null && typeof node.acquire === 'function' && typeof node.raiseFence === 'function';
-}
-
-const otherOwner = (reply: Reply<string> | undefined): boolean => reply?.outcome === 'held';
-
-/** The cluster's max TTL, when a node refused a lease above it (`TTLTOOLONG <max>`). */
-function ttlLimitOf(replies: readonly (Reply<string> | undefined)[]): number | undefined {
-  for (const reply of replies) {
-    const match = /TTLTOOLONG (\d+)/.exec(reply?.error ?? '');
-    if (match !== null) return Number(match[1]);
-  }
-  return undefined;
-}
-
-/** A node that belongs to a cluster of another size (`CLUSTERSIZE <n>`): the prefix is shared by two node sets. */
-function refusalOf(replies: readonly (Reply<string> | undefined)[], prefix: string, nodes: number): InvalidOptionsError | undefined {
-  const sizes = new Set<number>();
-  for (const reply of replies) {
-    const match = /CLUSTERSIZE (\d+)/.exec(reply?.error ?? '');
-    if (match !== null) sizes.add(Number(match[1]));
-  }
-  return sizes.size === 0 ? undefined : new InvalidOptionsError(clusterMismatch(prefix, nodes, [...sizes]));
-}
-
-function ttlTooLong(lease: number, max: number): InvalidOptionsError {
-  return new InvalidOptionsError(
-    `Expected a lease of at most the cluster's \`maxTtl\` (${max} ms), got \`${lease}\`: the nodes keep the \`maxTtl\` of ` +
-      'the client that initialised them, and refuse longer leases (a repair waits only that long). ' +
-      'Use the same `maxTtl` in every client, or a shorter TTL with auto-extension (`using`).',
-  );
-}
-
-/** "Held" when a quorum answered but other owners blocked it; otherwise too few nodes answered. */
-function failureOf(resources: readonly string[], quorum: number, reports: NodeReport[], failure: 'quorum' | 'fence'): QuorumError {
-  const held = reports.filter((r) => r.outcome === 'held').length;
-  const answered = held + reports.filter((r) => r.outcome === 'ok').length;
-  if (failure === 'quorum' && held > 0 && answered >= quorum) return new LockHeldError(resources, quorum, reports);
-  return new QuorumError(failure === 'fence' ? 'fence' : 'lock', resources, quorum, reports, {
-    code: failure === 'fence' ? 'FENCE_CONFLICT' : 'QUORUM',
-  });
 }
