@@ -10,26 +10,40 @@ export interface Clock {
   /** Calls `fn` after `ms` milliseconds; the timer does not keep the process alive. */
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * The wall clock, ms since the epoch: only for the floor under new fencing tokens and a waiter's
+   * arrival, never for validity. @defaultValue `Date.now()`
+   */
+  wallNow?(): number;
+  /** A number in [0, 1) for retry jitter. @defaultValue `Math.random()` */
+  random?(): number;
 }
 
-/** The real clock: `performance.now()` and unref'd Node timers. */
+/** The real clock: `performance.now()`, unref'd Node timers, `Date.now()` and `Math.random()`. */
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
   setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms).unref(),
   clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
+  wallNow: () => Date.now(),
+  random: () => Math.random(),
 });
+
+/** The wall clock in ms since the epoch, from `clock` (only for token floors and arrival order). */
+export function wallClockMs(clock: Clock): number {
+  return Math.floor(clock.wallNow?.() ?? Date.now());
+}
 
 /**
  * The wall clock in whole microseconds since the epoch, as a decimal string: the floor under new
  * fencing tokens (so tokens keep increasing after every node was wiped). Never used for validity.
  */
-export function wallClockMicros(): string {
-  return `${wallClockMs()}000`;
+export function wallClockMicros(clock: Clock): string {
+  return `${wallClockMs(clock)}000`;
 }
 
-/** The wall clock in ms since the epoch: only for token floors and arrival order, never validity. */
-export function wallClockMs(): number {
-  return Date.now();
+/** A number in [0, 1) from `clock` (retry jitter). */
+export function randomOf(clock: Clock): number {
+  return clock.random?.() ?? Math.random();
 }
 
 /** Resolves after `ms` on `clock`, or rejects with the signal's reason when it aborts first. */

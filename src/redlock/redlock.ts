@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import pRetry from 'p-retry';
-import { type Clock, sleep, systemClock, wallClockMicros, wallClockMs } from '../clock.js';
+import { type Clock, randomOf, sleep, systemClock, wallClockMicros, wallClockMs } from '../clock.js';
 import { InvalidOptionsError, LockExpiredError, LockHeldError, LockLostError, QuorumError } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
 import { type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
@@ -380,7 +380,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     // Waiters queue on the nodes with this ticket, which keeps its place across attempts.
     const ticket: Ticket = {
       id: `${this.#clientId}/${(this.#tickets += 1)}/${resources.length === 1 ? leaseFor(ttl, settings) : 0}`,
-      score: wallClockMicros(),
+      score: wallClockMicros(this.clock),
       stayMs: retry && settings.retryCount > 0 ? settings.retryDelay + settings.retryJitter + 4 * settings.nodeTimeout + 100 : 0,
       attempts: 0,
       firstStarted: Number.NaN,
@@ -447,7 +447,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
             if (retriesLeft === 0) return;
             // Woken, but the lock was still held on some node (it is changing hands): look again
             // soon; otherwise sleep the retry delay (or until woken).
-            const jittered = settings.retryDelay + Math.round((Math.random() * 2 - 1) * settings.retryJitter);
+            const jittered = settings.retryDelay + Math.round((randomOf(this.clock) * 2 - 1) * settings.retryJitter);
             const delay = Math.max(0, wokenBefore ? Math.min(RETRY_AFTER_WAKE_MS, jittered) : jittered);
             if (settings.waitForRelease && error instanceof LockHeldError) {
               let watch = ticket.watch;
@@ -712,7 +712,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
 
   /** The token floor (wall clock µs); reports a wall-clock step against the monotonic clock. */
   #tokenFloor(): string {
-    const wallMs = wallClockMs();
+    const wallMs = wallClockMs(this.clock);
     const offset = wallMs - this.clock.now();
     if (this.#wallOffset !== undefined && Math.abs(offset - this.#wallOffset) > WALL_STEP_REPORT_MS) {
       this.emit('clockDrift', { stepMs: offset - this.#wallOffset });

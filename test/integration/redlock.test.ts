@@ -8,6 +8,7 @@ import {
   LockLostError,
   QuorumError,
   type RedlockEvents,
+  systemClock,
 } from '../../src/index.js';
 import { delay, redisNode, since, untilQueued, useCluster } from '../support/cluster.js';
 
@@ -375,5 +376,20 @@ describe('events', () => {
     await lock.release();
     assert.ok(seen.includes('released'));
     assert.ok(seen.includes('nodeError:release'));
+  });
+});
+
+describe('injected time', () => {
+  test('the token floor comes from the clock\'s wall time, and retry jitter from its random()', async () => {
+    const wall = Date.UTC(2030, 0, 1);
+    let draws = 0;
+    const clock = { ...systemClock, wallNow: () => wall, random: () => ((draws += 1), 0.5) };
+    const redlock = env.redlock({ clock });
+    const lock = await redlock.acquire('floor', 1_000);
+    assert.equal(lock.fencingToken, BigInt(wall) * 1000n, 'a new resource starts at the floor: the clock\'s wall time in µs');
+    const other = env.redlock({ prefix: redlock.settings.prefix, clock });
+    await assert.rejects(other.acquire('floor', 1_000, { retryCount: 1, retryDelay: 10, retryJitter: 5 }), LockHeldError);
+    assert.ok(draws >= 1, 'the jitter was drawn from the clock');
+    await lock.release();
   });
 });
