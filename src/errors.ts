@@ -1,12 +1,43 @@
+/** Every `code` a {@link RedfenceError} can have: one union, to branch on exhaustively. */
+export type ErrorCode =
+  // options and inputs
+  | 'INVALID_OPTIONS'
+  // acquire, extend
+  | 'QUORUM'
+  | 'LOCK_HELD'
+  | 'FENCE_CONFLICT'
+  | 'LOCK_LOST'
+  | 'LOCK_EXPIRED'
+  // a node's operation failed (NodeError)
+  | 'NODE'
+  // the downstream fence
+  | 'STALE_TOKEN'
+  | 'STORE_ERROR'
+  // the ready gate: initialise, repair
+  | 'TIMEOUT'
+  | 'INIT_QUORUM'
+  | 'INIT_NOT_NEW'
+  | 'CLUSTER_MISMATCH'
+  | 'REPAIR_QUORUM'
+  | 'REPAIR_UNREACHABLE'
+  | 'REPAIR_IN_PROGRESS'
+  | 'REPAIR_SOURCES_CHANGED'
+  | 'REPAIR_RESTARTED'
+  | 'REPAIR_FAILED'
+  // startLocalCluster
+  | 'REDIS_SERVER_MISSING'
+  | 'REDIS_SERVER_START'
+  | 'NODE_DOWN';
+
 /**
- * Every error redfence throws extends {@link RedfenceError}: a literal `name`, a string `code` to
- * branch on, and the underlying error as `cause` where there is one.
+ * Every error redfence throws extends {@link RedfenceError}: a literal `name`, a `code` to branch
+ * on ({@link ErrorCode}), and the underlying error as `cause` where there is one.
  */
 export class RedfenceError extends Error {
   override readonly name: string = 'RedfenceError';
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }
@@ -78,7 +109,7 @@ export class QuorumError extends RedfenceError {
     resources: readonly string[],
     quorum: number,
     nodes: readonly NodeReport[],
-    options?: ErrorOptions & { code?: string },
+    options?: ErrorOptions & { code?: ErrorCode },
   ) {
     super(
       options?.code ?? 'QUORUM',
@@ -151,5 +182,21 @@ export class StaleTokenError extends RedfenceError {
     this.resource = resource;
     this.token = token;
     this.highest = highest;
+  }
+}
+
+/**
+ * A node's operation failed: `node` names it, `cause` is what its client or server said (a refused
+ * connection, a timeout, a script error). What `nodeError` events carry.
+ */
+export class NodeError extends RedfenceError {
+  override readonly name = 'NodeError';
+  readonly node: string;
+  readonly operation: string;
+
+  constructor(node: string, operation: string, cause: unknown) {
+    super('NODE', `${node} ${operation}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.node = node;
+    this.operation = operation;
   }
 }

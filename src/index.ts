@@ -12,11 +12,13 @@ export type {
   ReleaseRequest,
 } from './core/lock-node.js';
 export {
+  type ErrorCode,
   InvalidOptionsError,
   LockExpiredError,
   LockHeldError,
   LockLostError,
   type LockLostReason,
+  NodeError,
   type NodeOutcome,
   type NodeReport,
   QuorumError,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import pRetry from 'p-retry';
 import { type Clock, randomOf, sleep, systemClock, wallClockMicros, wallClockMs } from '../clock.js';
-import { InvalidOptionsError, LockExpiredError, LockHeldError, LockLostError, QuorumError } from '../errors.js';
+import { InvalidOptionsError, LockExpiredError, LockHeldError, LockLostError, NodeError, QuorumError } from '../errors.js';
 import { commitToken } from '../fencing/fencing-counter.js';
 import { type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
 import { MAX_RESOURCES, type ResourceKeys, resourceKeys, wakePrefix } from '../core/keys.js';
@@ -47,7 +47,7 @@ export interface LockEvent {
 /** Events of a {@link Redlock}, for observability. `'error'` is never emitted. */
 export interface RedlockEvents {
   /** A node failed a request or its connection reported an error. */
-  nodeError: [event: { readonly node: string; readonly operation: string; readonly error: Error }];
+  nodeError: [event: { readonly node: string; readonly operation: string; readonly error: NodeError }];
   /** A lock was granted. `slowPath`: round 2 of the fencing counter was needed. */
   acquired: [event: LockEvent & { readonly attempts: number; readonly slowPath: boolean }];
   /** A lock stopped being trustworthy (its signal aborted with `error`). */
@@ -151,7 +151,9 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     this.clock = clock ?? systemClock;
     const { nodes: built, opened } = buildNodes(nodes, this.clock);
     this.#opened = opened;
-    this.#unlisten = built.map((node) => node.onError((operation, error) => this.emit('nodeError', { node: node.name, operation, error })));
+    this.#unlisten = built.map((node) =>
+      node.onError((operation, error) => this.emit('nodeError', { node: node.name, operation, error: new NodeError(node.name, operation, error) })),
+    );
     this.nodes = Object.freeze(built);
     this.quorum = Math.floor(built.length / 2) + 1;
     this.#gate = new ReadyGate(this.nodes, this.clock, this.settings);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { findRedisServer, InvalidOptionsError, RedfenceError, type RedisNode, Redlock } from '../../src/index.js';
+import { findRedisServer, InvalidOptionsError, NodeError, RedfenceError, type RedisNode, Redlock } from '../../src/index.js';
 import { luaScripts } from '../../src/generated/lua-scripts.js';
 import { expandLua, stripComments } from '../../scripts/build-lua.mjs';
 
@@ -135,5 +135,19 @@ describe('local cluster launcher', () => {
       process.env['PATH'] = saved.path;
       if (saved.bin !== undefined) process.env['REDIS_SERVER_BIN'] = saved.bin;
     }
+  });
+});
+
+describe('errors', () => {
+  test('a NodeError names the node and the operation, keeps the cause, and is a RedfenceError with code NODE', () => {
+    const cause = new Error('connect ECONNREFUSED 127.0.0.1:6390');
+    const error = new NodeError('127.0.0.1:6390', 'release', cause);
+    assert.ok(error instanceof RedfenceError);
+    assert.equal(error.name, 'NodeError');
+    assert.equal(error.code, 'NODE');
+    assert.equal(error.node, '127.0.0.1:6390');
+    assert.equal(error.operation, 'release');
+    assert.equal(error.cause, cause);
+    assert.match(error.message, /127\.0\.0\.1:6390 release: connect ECONNREFUSED/);
   });
 });
