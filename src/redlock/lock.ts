@@ -165,11 +165,6 @@ export class Lock implements AsyncDisposable, Disposable {
     }
   }
 
-  /** @internal Ends a lock its caller never received (an aborted acquire): no event, no timers. */
-  discard(): void {
-    this.#end('released');
-  }
-
   /** @internal Marks the lock lost (extension failed, another owner seen): aborts the signal. */
   lose(error: LockLostError): void {
     this.#lose(error);
