@@ -27,6 +27,7 @@ export {
 } from './errors.js';
 export { type FenceCallOptions, RedisFence, type RedisFenceOptions } from './fencing/redis-fence.js';
 export type { InitReport, NodeState, RepairReport } from './fencing/ready-gate.js';
+export { MemoryNode, type MemoryNodeOptions } from './nodes/memory/memory-node.js';
 export { type IORedisClient, type NodeInput, RedisNode } from './nodes/redis/redis-node.js';
 export { Lock } from './redlock/lock.js';
 export {

@@ -95,11 +95,11 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
   #closed = false;
 
   /**
-   * @param nodes ioredis clients or Clusters, `redis://` URLs, or ioredis options — one per
+   * @param nodes ioredis clients or Clusters, `redis://` URLs, ioredis options, or MemoryNodes (any LockNode) — one per
    *   independent Redis. Use an odd number, at least 3 in production (1 is allowed for development).
    * @throws {InvalidOptionsError} a bad node or option.
    */
-  constructor(nodes: readonly NodeInput[], options: RedlockOptions = {}) {
+  constructor(nodes: readonly (NodeInput | LockNode)[], options: RedlockOptions = {}) {
     super();
     if (!Array.isArray(nodes) || nodes.length === 0) {
       throw new InvalidOptionsError(
