@@ -14,6 +14,7 @@ import {
   MemoryNode,
   Redlock,
   type RepairReport,
+  systemClock,
 } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -69,11 +70,15 @@ describe('Redlock on MemoryNodes', () => {
   });
 
   test('one MemoryNode flushed: the next grant initialises it again, and tokens go on from the wall clock', async () => {
-    const node = new MemoryNode();
-    const redlock = new Redlock([node]);
+    // The token floor is the wall clock in µs from ms: the second grant comes a millisecond later.
+    let wall = Date.UTC(2030, 0, 1);
+    const clock = { ...systemClock, wallNow: () => wall };
+    const node = new MemoryNode({ clock });
+    const redlock = new Redlock([node], { clock });
     const first = await redlock.acquire('r', 1_000);
     await first.release();
     node.flush();
+    wall += 1;
     assert.deepEqual((await redlock.inspect()).map((s) => s.ready), [null]);
     const second = await redlock.acquire('r', 1_000);
     assert.ok(second.fencingToken > first.fencingToken);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, systemClock } from '../../clock.js';
+import { type Clock, systemClock, wallClockMs } from '../../clock.js';
 import { greater } from '../../core/decimal.js';
 import type {
   AcquireReply,
@@ -52,7 +52,8 @@ let created = 0;
  *
  * Time: leases, queue places and uptime run on the injected clock's `now()` (ms). A waiter's
  * arrival place is compared with the client's wall clock (µs), so the node keeps a wall-ish clock
- * too: `Date.now()` when the node was made, plus how far `clock.now()` moved since.
+ * too: the clock's wall time (`wallNow()`, else `Date.now()`) when the node was made, plus how far
+ * `clock.now()` moved since.
  *
  * Every operation runs atomically when called; its reply (and the wake-ups it publishes) are
  * delivered in later microtasks, never synchronously, like a network reply.
@@ -93,7 +94,7 @@ export class MemoryNode implements LockNode {
     this.identity = `memory:${randomUUID()}`;
     this.#clock = clock;
     this.#startedAt = clock.now();
-    this.#wallOffsetMs = Date.now() - this.#startedAt;
+    this.#wallOffsetMs = wallClockMs(clock) - this.#startedAt;
   }
 
   /** Loses every key (leases, counters, queues, ready marker, claims), like a Redis FLUSHALL. */
