@@ -166,7 +166,9 @@ export class ReadyGate {
     }
     if (markers.every((m) => typeof m === 'string')) return true;
     if (markers.some((m) => m !== null)) return false;
-    for (const node of this.#nodes) {
+    // Only gated nodes tell a used cluster: an ungated one (a Redis Cluster) grants without a marker,
+    // so a first attempt that failed on the unmarked others leaves its counter there.
+    for (const node of this.#nodes.filter((n) => n.gated)) {
       if ((await this.#countersOn(node, 1)).length > 0) {
         // Counters but no markers a moment ago: another client initialised the cluster and
         // granted since (or a majority lost its data, and the markers are still missing).
@@ -350,7 +352,7 @@ export class ReadyGate {
       throw new QuorumError('initialise', this.#nodes.map((n) => n.name), quorum, reports, { code: 'INIT_QUORUM' });
     }
     const used = this.#nodes.filter((_, i) => typeof markers[i] === 'string').map((n) => n.name);
-    for (const node of answered) if ((await this.#countersOn(node, 1)).length > 0) used.push(node.name);
+    for (const node of answered) if (node.gated && (await this.#countersOn(node, 1)).length > 0) used.push(node.name);
     if (used.length > 0) {
       throw new RedfenceError(
         'INIT_NOT_NEW',
