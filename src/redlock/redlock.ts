@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import pRetry from 'p-retry';
-import { type Clock, randomOf, sleep, systemClock, wallClockMicros } from '../clock.js';
+import { type Clock, systemClock, wallClockMicros } from '../clock.js';
 import { MAX_RESOURCES, resourceKeys, wakePrefix } from '../core/keys.js';
 import type { LockNode } from '../core/lock-node.js';
 import { abortSignal, describeValue, resourceList } from '../core/options.js';
-import { InvalidOptionsError, LockExpiredError, LockHeldError, type LockLostError, NodeError, QuorumError } from '../errors.js';
+import { InvalidOptionsError, LockHeldError, type LockLostError, NodeError } from '../errors.js';
 import { type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
 import type { NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
 import { assertOneSlot } from '../nodes/redis/script-args.js';
+import { type LoopHost, retryAcquire } from './acquire-loop.js';
 import { Lock, lostBy, type Validity } from './lock.js';
 import { type Grant, type Granted, LockRounds, type Ticket } from './lock-rounds.js';
 import { buildNodes } from './node-set.js';
@@ -59,10 +59,8 @@ export interface RedlockEvents {
   clockDrift: [event: { readonly stepMs: number }];
 }
 
-/** After a wake-up whose attempt still found the lock held (a slower node), retry this soon. */
-const RETRY_AFTER_WAKE_MS = 5;
-
-const ACQUIRE_ONLY = new Set(['prefix', 'maxTtl', 'autoRepair', 'clock']);
+/** Redlock options that cannot be set per call (acquire, tryAcquire, using). */
+const NOT_PER_CALL = new Set(['prefix', 'maxTtl', 'autoRepair', 'clock']);
 
 /**
  * A Redlock-style lock over N independent Redis nodes, with fencing tokens that strictly increase.
@@ -87,6 +85,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
   readonly #grants = new WeakMap<Lock, Grant>();
   readonly #gate: ReadyGate;
   readonly #rounds: LockRounds;
+  readonly #loop: LoopHost;
   /** Names this client's tickets and wake channel. */
   readonly #clientId = randomUUID();
   readonly #wakePrefix: string;
@@ -128,6 +127,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
       notifier: () => this.#notifier,
       closed: () => this.#closed,
     });
+    this.#loop = { clock: this.clock, rounds: this.#rounds, releases: (settings) => this.#releases(settings) };
   }
 
   /**
@@ -281,7 +281,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     }
     const { signal: _signal, ...overrides } = options;
     for (const key of Object.keys(overrides)) {
-      if (ACQUIRE_ONLY.has(key)) throw new InvalidOptionsError(`\`${key}\` is a Redlock option; it cannot be set per call`);
+      if (NOT_PER_CALL.has(key)) throw new InvalidOptionsError(`\`${key}\` is a Redlock option; it cannot be set per call`);
     }
     return Object.keys(overrides).length === 0 ? this.settings : resolveRedlockSettings('acquire', this.settings, overrides);
   }
@@ -336,77 +336,11 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
       first = error;
     }
 
-    let woken = false;
-    let wokenBefore = false;
-    let replayed = false;
-    try {
-      const { lock, slowPath } = await pRetry(
-        () => {
-          if (!replayed) {
-            replayed = true;
-            throw first; // the first attempt's failure, replayed so that p-retry handles its wait
-          }
-          const granted = ticket.watch?.grants();
-          const attempt =
-            granted !== undefined
-              ? this.#rounds.handedOver(resources, keys, ttl, settings, ticket, granted)
-              : this.#rounds.attempt(resources, keys, ttl, settings, ticket);
-          return attempt.then((granted) => {
-            // Aborted while this attempt succeeded: p-retry has rejected already, and nobody
-            // will see this lock. Give it back without making a Lock (no timer, no lockLost).
-            if (signal?.aborted === true) {
-              void this.#rounds.release(granted.grant);
-              throw signal.reason;
-            }
-            return this.#lock(resources, ttl, granted);
-          });
-        },
-        {
-          retries: settings.retryCount,
-          minTimeout: 0,
-          factor: 1,
-          maxRetryTime: (settings.retryCount + 1) * (settings.retryDelay + settings.retryJitter + settings.nodeTimeout),
-          ...(signal === undefined ? {} : { signal }),
-          onFailedAttempt: async ({ error, retriesLeft }) => {
-            wokenBefore = woken;
-            woken = false;
-            if (!(error instanceof QuorumError || error instanceof LockExpiredError)) throw error;
-            ticket.watch?.attempted(ticket.replies);
-            if (retriesLeft === 0) return;
-            // Woken, but the lock was still held on some node (it is changing hands): look again
-            // soon; otherwise sleep the retry delay (or until woken).
-            const jittered = settings.retryDelay + Math.round((randomOf(this.clock) * 2 - 1) * settings.retryJitter);
-            const delay = Math.max(0, wokenBefore ? Math.min(RETRY_AFTER_WAKE_MS, jittered) : jittered);
-            if (settings.waitForRelease && error instanceof LockHeldError) {
-              let watch = ticket.watch;
-              if (watch === undefined) {
-                watch = ticket.watch = this.#releases(settings).watch(ticket.id);
-                watch.attempted(ticket.replies);
-                await watch.ready;
-                if (watch.fresh) {
-                  // Just subscribed: a wake-up sent before that was missed, so look again now.
-                  woken = true;
-                  return;
-                }
-              }
-              woken = await watch.wait(delay, signal);
-            } else {
-              await sleep(this.clock, delay, signal);
-            }
-          },
-          shouldConsumeRetry: () => !woken,
-        },
-      );
-      if (this.listenerCount('acquired') > 0) {
-        this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
-      }
-      return lock;
-    } catch (error) {
-      this.#rounds.leaveQueue(keys, settings, ticket);
-      throw error;
-    } finally {
-      ticket.watch?.[Symbol.dispose]();
+    const { lock, slowPath } = this.#lock(resources, ttl, await retryAcquire(this.#loop, { resources, keys, ttl, settings, ticket, signal }, first));
+    if (this.listenerCount('acquired') > 0) {
+      this.emit('acquired', { resources, fencingToken: lock.fencingToken, attempts: ticket.attempts, slowPath });
     }
+    return lock;
   }
 
   /** The Lock of a grant the nodes made. */
