@@ -55,7 +55,7 @@ export function quorumRound<T, R = unknown>(
     if (reply.outcome === 'ok') ok += 1;
     else failed += 1;
     if (ok === needed) decide(true);
-    else if (targets.length - failed === needed - 1) decide(false);
+    else if (targets.length - failed < needed) decide(false);
     if (answered === targets.length) {
       clock.clearTimeout(timer);
       finish();
@@ -71,6 +71,8 @@ export function quorumRound<T, R = unknown>(
   }, timeoutMs);
 
   if (needed <= 0) decide(true);
+  // More needed than there are targets: impossible from the start (it would never settle).
+  else if (needed > targets.length) decide(false);
   for (let index = 0; index < targets.length; index += 1) {
     const node = targets[index] as LockNode;
     try {
