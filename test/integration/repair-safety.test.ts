@@ -114,8 +114,10 @@ describe('repairs do not undo each other', () => {
     await assert.rejects(b.repair(0), (e: unknown) => e instanceof RedfenceError && e.code === 'REPAIR_QUORUM');
     for (const i of [2, 3, 4]) env.cluster.resume(i);
     assert.equal(await at(clients, 0).exists(`${prefix}__repairing`), 0, 'no claim left by a repair that could not run');
-    // a and b at once: one claims the node and finishes, the other is told it is in progress.
-    const results = await Promise.allSettled([a.repair(0), b.repair(0)]);
+    // Two repairs at once (a, and a client whose connections were not recycled while nodes were
+    // paused): one claims the node and finishes, the other is told it is in progress.
+    const c = env.redlock({ prefix, maxTtl: 300, automaticExtensionThreshold: 100, autoRepair: false, nodeTimeout: 100 });
+    const results = await Promise.allSettled([a.repair(0), c.repair(0)]);
     const done = results.filter((r) => r.status === 'fulfilled');
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     assert.equal(done.length, 1, JSON.stringify(results.map((r) => r.status)));
