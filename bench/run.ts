@@ -5,11 +5,14 @@
  * bench/results/<timestamp>.json.
  *
  *   npm run bench -- [--scenario S1,S3] [--reps 3] [--quick] [--only raw,redfence] [--docs]
- *                    [--out file.json] [--redfence-from build|src]
+ *                    [--out file.json] [--redfence-from build|src] [--base <dist/index.js>]
  *
  * --quick: short durations for a smoke check. --docs: also write docs/benchmarks.md and
  * docs/benchmarks-chart.svg from this run (same as bench/make-docs.ts). --redfence-from: measure
  * redfence compiled by tsc from the current src/ (default, what users run) or src/ through tsx.
+ * --base: also measure another build of redfence (e.g. an older commit compiled with tsc into a
+ * folder inside this tree, so its imports resolve) as `redfence-base`, in the same run: an A/B of
+ * two builds whose ratios share their raw-floor repetitions.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -17,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { startLocalCluster, type LocalCluster } from '../src/index.js';
 import { type ImplId, pair } from './adapters/adapter.js';
 import { implementations } from './adapters/implementations.js';
-import { redfence, useRedfence } from './adapters/redfence-adapter.js';
+import { redfence, redfenceBase, useRedfence, useRedfenceBase } from './adapters/redfence-adapter.js';
 import { killChildren } from './child-processes.js';
 import { writeDocs } from './docs-writer.js';
 import { describeMachine } from './machine.js';
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     docs: { type: 'boolean', default: false },
     out: { type: 'string' },
     'redfence-from': { type: 'string', default: 'build' },
+    base: { type: 'string' },
   },
 });
 const redfenceFrom = values['redfence-from'] as RedfenceSource;
@@ -61,7 +65,11 @@ const scenarios = (values.scenario ?? ['S0,S1,S2,S3,S5'])
   .filter((s) => s !== '');
 for (const s of scenarios) if (!(s in SCENARIOS)) throw new Error(`unknown --scenario ${s} (S0, S1, S2, S3, S5; S4 is not implemented)`);
 const only = values.only?.split(',').map((s) => s.trim()) ?? [];
-const impls = implementations.filter((i) => only.length === 0 || i.id === 'raw' || only.includes(i.id));
+const impls = [
+  ...implementations.filter((i) => only.length === 0 || i.id === 'raw' || only.includes(i.id)),
+  // --base <dist/index.js of another build>: that build as `redfence-base`, beside this one.
+  ...(values.base === undefined ? [] : [redfenceBase]),
+];
 if (only.some((id) => !implementations.some((i) => i.id === (id as ImplId)))) {
   throw new Error(`--only takes ${implementations.map((i) => i.id).join(', ')}`);
 }
@@ -107,6 +115,7 @@ try {
     delete process.env[REDFENCE_MODULE_ENV];
   }
   useRedfence(await loadRedfence(process.env[REDFENCE_MODULE_ENV]));
+  if (values.base !== undefined) useRedfenceBase(await loadRedfence(values.base));
   log(`starting 5 redis-server nodes; scenarios ${scenarios.join(', ')}; ${reps} repetitions${quick ? ' (quick)' : ''}`);
   cluster = await startLocalCluster({ nodes: 5 });
   counters = new RedisCounters(cluster.urls);

@@ -8,6 +8,7 @@ import { median } from './stats.js';
 const COLORS: Record<ImplId, string> = {
   raw: '#8c8c8c',
   redfence: '#c0392b',
+  'redfence-base': '#d98880',
   'redfence-keepalive': '#e67e22',
   'node-redlock': '#2e6da4',
   sesamecare: '#3a9d5d',

@@ -1,7 +1,7 @@
 import type { ImplId, Implementation } from './adapter.js';
 import { nodeRedlock } from './node-redlock-adapter.js';
 import { rawFloor } from './raw-floor-adapter.js';
-import { redfence, redfenceKeepAlive } from './redfence-adapter.js';
+import { redfence, redfenceBase, redfenceKeepAlive } from './redfence-adapter.js';
 import { redisSemaphore } from './redis-semaphore-adapter.js';
 import { sesamecare } from './sesamecare-adapter.js';
 
@@ -9,7 +9,7 @@ import { sesamecare } from './sesamecare-adapter.js';
 export const implementations: readonly Implementation[] = [rawFloor, redfence, nodeRedlock, sesamecare, redisSemaphore];
 
 export function implementation(id: ImplId): Implementation {
-  const impl = [...implementations, redfenceKeepAlive].find((i) => i.id === id);
+  const impl = [...implementations, redfenceKeepAlive, redfenceBase].find((i) => i.id === id);
   if (impl === undefined) throw new Error(`unknown implementation ${id}`);
   return impl;
 }

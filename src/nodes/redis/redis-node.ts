@@ -70,15 +70,18 @@ const OWNED_CONNECTION_OPTIONS: RedisOptions = {
 /** Keys per SCAN step, and counters per copy script. */
 const SCAN_COUNT = 1_000;
 
-/** acquire.lua's packed argument, built once per attempt and shared by every node. */
-const packed = new WeakMap<AcquireRequest, string>();
-function packedAcquire(request: AcquireRequest): string {
-  let args = packed.get(request);
-  if (args === undefined) {
-    args = acquireArgs(request.owner, request.ttl, request.floor, request.score, request.stayMs, request.clusterSize);
-    packed.set(request, args);
+/**
+ * A script's packed arguments for one request, built by the first node that sends it and shared
+ * by the others (a request object is made once per round and given to every node).
+ */
+let lastRequest: object | undefined;
+let lastArgs: readonly string[] = [];
+function packedOnce(request: object, build: () => readonly string[]): readonly string[] {
+  if (request !== lastRequest) {
+    lastRequest = request;
+    lastArgs = build();
   }
-  return args;
+  return lastArgs;
 }
 
 const unexpected = (reply: unknown): Error => new Error(`unexpected reply ${JSON.stringify(reply)}`);
@@ -242,7 +245,10 @@ export class RedisNode implements LockNode {
 
   acquire(request: AcquireRequest, done: NodeDone<AcquireReply>): void {
     const { keys } = request;
-    this.send('acquire', this.gated ? keys.gated : keys.locks, [packedAcquire(request)], (error, reply) => {
+    const args = packedOnce(request, () => [
+      acquireArgs(request.owner, request.ttl, request.floor, request.score, request.stayMs, request.clusterSize),
+    ]);
+    this.send('acquire', this.gated ? keys.gated : keys.locks, args, (error, reply) => {
       if (error !== undefined) done(error);
       else if (Array.isArray(reply) && reply[0] === 1) done(undefined, { locked: true, token: String(reply[1]) });
       else if (Array.isArray(reply) && reply[0] === 0) done(undefined, { locked: false, counter: String(reply[2] ?? '0') });
@@ -259,7 +265,7 @@ export class RedisNode implements LockNode {
   }
 
   release(request: ReleaseRequest, done: NodeDone<number>): void {
-    const args = [releaseArgs(request.owner, request.quiet, request.floor, request.wake)];
+    const args = packedOnce(request, () => [releaseArgs(request.owner, request.quiet, request.floor, request.wake)]);
     this.send('release', request.keys.locks, args, (error, reply) => (error !== undefined ? done(error) : done(undefined, Number(reply))));
   }
 
