@@ -24,7 +24,8 @@ export const otherOwner = (reply: Reply<string> | undefined): boolean => reply?.
 /** The cluster's max TTL, when a node refused a lease above it (`TTLTOOLONG <max>`). */
 export function ttlLimitOf(replies: readonly (Reply<string> | undefined)[]): number | undefined {
   for (const reply of replies) {
-    const match = /TTLTOOLONG (\d+)/.exec(reply?.error ?? '');
+    if (reply?.outcome !== 'error') continue;
+    const match = /TTLTOOLONG (\d+)/.exec(reply.error ?? '');
     if (match !== null) return Number(match[1]);
   }
   return undefined;
@@ -32,12 +33,14 @@ export function ttlLimitOf(replies: readonly (Reply<string> | undefined)[]): num
 
 /** A node that belongs to a cluster of another size (`CLUSTERSIZE <n>`): the prefix is shared by two node sets. */
 export function refusalOf(replies: readonly (Reply<string> | undefined)[], prefix: string, nodes: number): InvalidOptionsError | undefined {
-  const sizes = new Set<number>();
+  // Runs on every granted attempt: nothing is allocated unless a node refused.
+  let sizes: Set<number> | undefined;
   for (const reply of replies) {
-    const match = /CLUSTERSIZE (\d+)/.exec(reply?.error ?? '');
-    if (match !== null) sizes.add(Number(match[1]));
+    if (reply?.outcome !== 'error') continue;
+    const match = /CLUSTERSIZE (\d+)/.exec(reply.error ?? '');
+    if (match !== null) (sizes ??= new Set()).add(Number(match[1]));
   }
-  return sizes.size === 0 ? undefined : new InvalidOptionsError(clusterMismatch(prefix, nodes, [...sizes]));
+  return sizes === undefined ? undefined : new InvalidOptionsError(clusterMismatch(prefix, nodes, [...sizes]));
 }
 
 export function ttlTooLong(lease: number, max: number): InvalidOptionsError {
