@@ -6,6 +6,8 @@ export type {
   ExtendReply,
   ExtendRequest,
   FenceRequest,
+  HolderNote,
+  HolderWrite,
   LeaveRequest,
   LockKeys,
   LockNode,
@@ -29,9 +31,18 @@ export { type FenceCallOptions, RedisFence, type RedisFenceOptions } from './fen
 export type { InitReport, NodeState, RepairReport } from './fencing/ready-gate.js';
 export { MemoryNode, type MemoryNodeOptions } from './nodes/memory/memory-node.js';
 export { type IORedisClient, type NodeInput, RedisNode } from './nodes/redis/redis-node.js';
+export type { LeaderElectionOptions } from './election/election-options.js';
+export {
+  type FollowerReason,
+  LeaderElection,
+  type LeaderElectionEvents,
+  type LeaderInfo,
+  type Leadership,
+} from './election/leader-election.js';
 export { Lock } from './redlock/lock.js';
 export {
   type AcquireOptions,
+  type HolderInfo,
   type LockEvent,
   Redlock,
   type RedlockEvents,

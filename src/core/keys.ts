@@ -25,9 +25,10 @@ export const MAX_RESOURCES = 1_000;
 
 /**
  * One key of a resource: `lk` lease, `fc` fencing counter, `q` waiter queue (ticket → arrival),
- * `qe` queue expiries (ticket → expiry). The scripts derive the last two (include/keys.lua).
+ * `qe` queue expiries (ticket → expiry), `h` holder note (who holds the lease, for readers). The
+ * scripts derive `q` and `qe` (include/keys.lua).
  */
-export const resourceKey = (prefix: string, resource: string, kind: 'lk' | 'fc' | 'q' | 'qe'): string =>
+export const resourceKey = (prefix: string, resource: string, kind: 'lk' | 'fc' | 'q' | 'qe' | 'h'): string =>
   `${prefix}{${resource}}:${kind}`;
 
 export function resourceKeys(prefix: string, resources: readonly string[]): ResourceKeys {

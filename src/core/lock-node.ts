@@ -74,6 +74,29 @@ export interface FenceRequest {
   readonly token: string;
 }
 
+/** A holder note to write beside every resource an owner holds (see {@link LockNode.writeHolder}). */
+export interface HolderWrite {
+  /** The lock's keys: a note goes beside each lease the owner holds. */
+  readonly keys: LockKeys;
+  /** The notes' keys, in the order of `keys.locks`. */
+  readonly notes: readonly string[];
+  readonly owner: string;
+  /** The grant's fencing token (decimal). */
+  readonly token: string;
+  /** Who holds the lock, as the holder says (an election's candidate id). */
+  readonly label: string;
+  /** How long a note lives, ms (the holder writes it again before then). */
+  readonly ttl: number;
+}
+
+/** A holder note whose owner still holds the lease on the node. */
+export interface HolderNote {
+  readonly token: string;
+  readonly label: string;
+  /** The lease's time left on the node, ms. */
+  readonly leaseMs: number;
+}
+
 /** The operations a node offers. Errors are `Error`s whose message names the node and the cause. */
 export interface LockNode {
   /** How reports and errors name the node (`host:port`, or a name given to it). */
@@ -107,6 +130,13 @@ export interface LockNode {
    * reconnects; resolves when subscribed.
    */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
+
+  // ---- holder notes (who holds a lock; informational, off the hot path) ------------------------
+
+  /** Writes a note beside each resource the owner still holds; answers how many it wrote. */
+  writeHolder(request: HolderWrite): Promise<number>;
+  /** The note of the resource with lease `lease`, if the owner that wrote it still holds that lease. */
+  readHolder(lease: string, note: string): Promise<HolderNote | null>;
 
   // ---- the ready gate's admin operations (rare; each bounded by the caller) ----------------------
 

@@ -90,8 +90,10 @@ export class Lock implements AsyncDisposable, Disposable {
   }
 
   /**
-   * @internal Milliseconds until the TTL ends: what `using()` extends. With a keep-alive this is
-   * longer than {@link Lock.remainingMs}, which only counts the lease renewed so far.
+   * Milliseconds until the TTL ends on the monotonic clock, drift allowance deducted (0 once
+   * expired, lost or released): what `using()` and an election's renewal extend. Without a
+   * keep-alive it equals {@link Lock.remainingMs}; with one it is longer, since `remainingMs()`
+   * counts only the lease renewed so far.
    */
   ttlRemainingMs(): number {
     if (this.#ended !== undefined) return 0;

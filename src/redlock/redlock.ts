@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock, wallClockMicros } from '../clock.js';
-import { MAX_RESOURCES, resourceKeys, wakePrefix } from '../core/keys.js';
-import type { LockNode } from '../core/lock-node.js';
+import { MAX_RESOURCES, resourceKey, resourceKeys, wakePrefix } from '../core/keys.js';
+import type { HolderNote, HolderWrite, LockNode } from '../core/lock-node.js';
 import { abortSignal, describeValue, resourceList } from '../core/options.js';
-import { InvalidOptionsError, LockHeldError, type LockLostError, NodeError } from '../errors.js';
+import { quorumRound, reportsOf, type Round } from '../core/quorum-round.js';
+import { InvalidOptionsError, LockHeldError, type LockLostError, NodeError, QuorumError } from '../errors.js';
 import { type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
 import type { NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
 import { assertOneSlot } from '../nodes/redis/script-args.js';
@@ -34,6 +35,16 @@ export interface RedlockOptions extends Partial<RedlockSettings> {
 export interface AcquireOptions extends Partial<AcquireSettings> {
   /** Cancels a pending acquire (also while it waits between attempts); rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+}
+
+/** Who holds a resource, as {@link Redlock.holder} reads it. */
+export interface HolderInfo {
+  /** What the holder noted with {@link Redlock.setHolder}. */
+  readonly label: string;
+  /** The fencing token of the holder's grant. */
+  readonly fencingToken: bigint;
+  /** The holder's lease time left on the node that showed the note, ms (not a validity). */
+  readonly leaseMs: number;
 }
 
 export interface LockEvent {
@@ -223,6 +234,58 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
    */
   init(): Promise<InitReport> {
     return this.#gate.init();
+  }
+
+  /**
+   * Notes who holds `lock` — a label such as an election candidate's id — beside its leases, for
+   * {@link Redlock.holder}. Informational: a node takes the note only while it holds this lock's
+   * lease, and shows it only while that lease is still this lock's. A note lives `maxTtl`; a
+   * holder that keeps the lock longer writes it again (LeaderElection does on every renewal).
+   * Resolves with how many nodes took it.
+   * @throws {InvalidOptionsError} a lock of another Redlock, or a label that is not a string.
+   */
+  async setHolder(lock: Lock, label: string): Promise<number> {
+    const grant = this.#grant(lock);
+    if (typeof label !== 'string') throw new InvalidOptionsError(`Expected \`label\` to be a string, got ${describeValue(label)}`);
+    const request: HolderWrite = {
+      keys: grant.keys,
+      notes: lock.resources.map((r) => resourceKey(grant.settings.prefix, r, 'h')),
+      owner: grant.owner,
+      token: String(lock.fencingToken),
+      label,
+      ttl: this.settings.maxTtl,
+    };
+    const round = this.#adminRound<number>((node, done) => void node.writeHolder(request).then((n) => done(undefined, n), done));
+    await round.done;
+    return round.replies.filter((r) => r?.outcome === 'ok' && r.value === lock.resources.length).length;
+  }
+
+  /**
+   * Who holds `resource`, as its holder noted with {@link Redlock.setHolder}: the label and
+   * fencing token of the newest grant whose holder still holds its lease on a node that answered,
+   * or `null` when no node shows one. Readable by any client, also one that never locks.
+   * Informational, like etcd's `Leader()`: the answer may be out of date as soon as it arrives.
+   * @throws {QuorumError} fewer than a majority of nodes answered.
+   */
+  async holder(resource: string): Promise<HolderInfo | null> {
+    const [name] = resourceList('resource', resource);
+    const prefix = this.settings.prefix;
+    const lease = resourceKey(prefix, name as string, 'lk');
+    const note = resourceKey(prefix, name as string, 'h');
+    const round = this.#adminRound<HolderNote | null>((node, done) => void node.readHolder(lease, note).then((h) => done(undefined, h), done));
+    await round.done;
+    if (!(await round.decided)) throw new QuorumError('read the holder of', [name as string], this.quorum, reportsOf(this.nodes, round.replies));
+    let newest: HolderNote | undefined;
+    for (const reply of round.replies) {
+      const seen = reply?.value;
+      if (seen != null && (newest === undefined || BigInt(seen.token) > BigInt(newest.token))) newest = seen;
+    }
+    return newest === undefined ? null : { label: newest.label, fencingToken: BigInt(newest.token), leaseMs: newest.leaseMs };
+  }
+
+  /** One request per node for the informational operations, each bounded like a lock request. */
+  #adminRound<T>(send: (node: LockNode, done: (error: Error | undefined, value?: T) => void) => void): Round<T> {
+    return quorumRound<T, T>(this.nodes, this.quorum, Math.max(this.settings.nodeTimeout, 100), this.clock, (node, _, done) => send(node, done), (value) => ({ outcome: 'ok', value }));
   }
 
   /** Reports each node's ready marker and fencing-counter count under this Redlock's prefix. */

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type LockNode, MemoryNode, RedisNode, systemClock } from '../../src/index.js';
-import { counterPattern, type ResourceKeys, resourceKeys, wakePrefix } from '../../src/core/keys.js';
+import { counterPattern, resourceKey, type ResourceKeys, resourceKeys, wakePrefix } from '../../src/core/keys.js';
 import type { AcquireReply, Done, ExtendReply } from '../../src/core/lock-node.js';
 import { delay, useCluster } from '../support/cluster.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -203,6 +203,32 @@ for (const kind of kinds) {
       assert.deepEqual(await p.acquire('s1', 'c/5/5000:1', { floor: '10' }), locked('11'), 'replayed');
       assert.deepEqual(await p.acquire('s1', 'c/6/5000:1'), held('11'));
       assert.deepEqual(await p.acquire('s1', 'c/6/5000:2', { floor: '5' }), held('11'), 'the floor does not move a blocked counter');
+    });
+
+    test('holder notes: written only under the owner\'s lease, shown only while that lease is still the owner\'s', async () => {
+      const s = await kind.subject();
+      const p = port(s);
+      await p.ready();
+      const note = (r: string): string => resourceKey(s.prefix, r, 'h');
+      const write = (resources: readonly string[], owner: string, token: string, label: string) =>
+        s.node.writeHolder({ keys: p.keysOf(resources), notes: resources.map(note), owner, token, label, ttl: 60_000 });
+      const read = (r: string) => s.node.readHolder(p.keysOf(r).locks[0] as string, note(r));
+      assert.equal(await read('h1'), null, 'no note');
+      assert.equal((await p.acquire(['h1', 'h2'], 'c/1/0:1', { ttl: 1_000 })).locked, true);
+      assert.equal(await write(['h1', 'h2'], 'c/9/0:1', '7', 'intruder'), 0, 'not the holder: nothing written');
+      assert.equal(await read('h1'), null);
+      assert.equal(await write(['h1', 'h2'], 'c/1/0:1', '12345678901234567890', 'candidate A'), 2);
+      const shown = await read('h2');
+      assert.ok(shown !== null && shown.leaseMs > 0 && shown.leaseMs <= 1_000, JSON.stringify(shown));
+      assert.deepEqual({ ...shown, leaseMs: 0 }, { token: '12345678901234567890', label: 'candidate A', leaseMs: 0 });
+      await p.release(['h1', 'h2'], 'c/1/0:1');
+      assert.equal(await read('h1'), null, 'released: the note is not shown');
+      assert.equal((await p.acquire('h1', 'c/2/0:1', { ttl: 300 })).locked, true);
+      assert.equal(await read('h1'), null, "another owner's lease: the old note is not shown");
+      assert.equal(await write(['h1'], 'c/2/0:1', '8', 'candidate B'), 1);
+      assert.equal((await read('h1'))?.label, 'candidate B');
+      await s.elapse(350);
+      assert.equal(await read('h1'), null, 'the lease expired: not shown');
     });
 
     test('all or none: a lock blocked on one resource leaves none of the others taken', async () => {

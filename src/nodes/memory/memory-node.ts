@@ -8,6 +8,8 @@ import type {
   ExtendReply,
   ExtendRequest,
   FenceRequest,
+  HolderNote,
+  HolderWrite,
   LeaveRequest,
   LockNode,
   ReleaseRequest,
@@ -133,6 +135,32 @@ export class MemoryNode implements LockNode {
     if (listeners === undefined) this.#channels.set(channel, (listeners = new Set()));
     listeners.add(onMessage);
     return Promise.resolve();
+  }
+
+  // ---- LockNode: holder notes -------------------------------------------------------------------
+
+  writeHolder(request: HolderWrite): Promise<number> {
+    return this.#admin(() => {
+      const { keys, notes, owner, token, label, ttl } = request;
+      let written = 0;
+      for (const [i, lk] of keys.locks.entries()) {
+        if (this.#get(lk) !== owner) continue;
+        this.#set(notes[i] as string, JSON.stringify([owner, token, label]), ttl);
+        written += 1;
+      }
+      return written;
+    });
+  }
+
+  readHolder(lease: string, note: string): Promise<HolderNote | null> {
+    return this.#admin(() => {
+      const stored = this.#get(note);
+      if (stored === undefined) return null;
+      const [owner, token, label] = JSON.parse(stored) as [string, string, string];
+      const entry = this.#strings.get(lease);
+      if (entry === undefined || this.#get(lease) !== owner) return null;
+      return { token, label, leaseMs: Math.max(0, Math.ceil(entry.expiresAt - this.#clock.now())) };
+    });
   }
 
   // ---- LockNode: the ready gate's admin operations -------------------------------------------------

@@ -7,6 +7,8 @@ import type {
   ExtendReply,
   ExtendRequest,
   FenceRequest,
+  HolderNote,
+  HolderWrite,
   LeaveRequest,
   LockNode,
   Done as NodeDone,
@@ -293,6 +295,20 @@ export class RedisNode implements LockNode {
     return sub.subscribe(channel).then(() => {
       subscribed = true;
     });
+  }
+
+  // ---- LockNode: holder notes -------------------------------------------------------------------
+
+  async writeHolder(request: HolderWrite): Promise<number> {
+    const { keys, notes, owner, token, label, ttl } = request;
+    return Number(await this.run('holderWrite', [...keys.locks, ...notes], [owner, token, label, ttl]));
+  }
+
+  async readHolder(lease: string, note: string): Promise<HolderNote | null> {
+    const reply = await this.run('holderRead', [lease, note], []);
+    if (!Array.isArray(reply)) return null;
+    const [token, label, leaseMs] = reply as [unknown, unknown, unknown];
+    return { token: String(token), label: String(label), leaseMs: Math.max(0, Number(leaseMs)) };
   }
 
   // ---- LockNode: the ready gate's admin operations -------------------------------------------------
