@@ -165,16 +165,15 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
    * Campaigns in the background until {@link LeaderElection.stop}: after a term ends it campaigns
    * again. Emits `'leader'`, `'follower'` and `'leaderChanged'`. Resolves at once.
    */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     this.#settings.signal?.throwIfAborted();
-    if (this.#run !== undefined) return Promise.resolve();
+    if (this.#run !== undefined) return;
     if (this.#campaigning || this.#term !== undefined) {
       throw new InvalidOptionsError('This election is already campaigning with campaign(); start() would compete with it');
     }
     const controller = new AbortController();
     const done = Promise.all([this.#loop(controller.signal), this.#watch(controller.signal)]).then(() => undefined);
     this.#run = { controller, done };
-    return Promise.resolve();
   }
 
   /**
