@@ -27,17 +27,22 @@ export interface Leadership extends LeaderInfo, AsyncDisposable {
 }
 
 /**
- * Why a term ended: `resigned` (resign() or dispose), `stopped` (stop() or the election's signal),
+ * Why this candidate is a follower: `not-elected` (started, and another leads: once per start,
+ * bun-queue's startup event), or why its term ended: `resigned` (resign() or dispose), `stopped` (stop() or the election's signal),
  * `renewDeadline` (not renewed in time: stepped down before the lease could end), `lost` (the lock
  * was taken over, expired, or its keep-alive failed).
  */
-export type FollowerReason = 'resigned' | 'stopped' | 'renewDeadline' | 'lost';
+export type FollowerReason = 'not-elected' | 'resigned' | 'stopped' | 'renewDeadline' | 'lost';
 
 /** Events of a {@link LeaderElection}. `'error'` is never emitted. */
 export interface LeaderElectionEvents {
   /** This candidate was elected. */
   leader: [leadership: Leadership];
-  /** This candidate's term ended (`isLeader` is false and the term's signal aborted already). */
+  /**
+   * This candidate's term ended (`isLeader` is false and the term's signal aborted already), or,
+   * once after `start()`, another candidate leads (`not-elected`). Only a candidate that led or
+   * was started emits it.
+   */
   follower: [reason: FollowerReason, error?: Error];
   /** The leader changed, as this candidate sees it (while started; `null`: the seat is vacant). */
   leaderChanged: [info: LeaderInfo | null];
@@ -104,7 +109,7 @@ class Term implements Leadership {
  * election.on('leader', (leadership) => runScheduler(leadership.signal, leadership.term))
  * await election.start()
  */
-export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
+export class LeaderElection extends EventEmitter<LeaderElectionEvents> implements AsyncDisposable {
   /** The election's name: every candidate of one election uses the same name and Redlock nodes. */
   readonly name: string;
   readonly #redlock: Redlock;
@@ -114,6 +119,8 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   #term: Term | undefined;
   #campaigning = false;
   #run: { readonly controller: AbortController; readonly done: Promise<void> } | undefined;
+  /** `'follower'` was emitted since this candidate last led or started. */
+  #follower = false;
   /** Waiters for the next local change of leadership (observe()). */
   #changed = new Set<() => void>();
 
@@ -172,6 +179,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
       throw new InvalidOptionsError('This election is already campaigning with campaign(); start() would compete with it');
     }
     const controller = new AbortController();
+    this.#follower = false;
     const done = Promise.all([this.#loop(controller.signal), this.#watch(controller.signal)]).then(() => undefined);
     this.#run = { controller, done };
   }
@@ -187,6 +195,11 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     const term = this.#term;
     if (term !== undefined) await this.#stepDown(term, 'stopped', undefined, this.#settings.releaseOnStop);
     await run?.done;
+  }
+
+  /** Stops, as {@link LeaderElection.stop}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
   }
 
   /**
@@ -279,7 +292,13 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   /** Emits `'leaderChanged'` while started. */
   async #watch(signal: AbortSignal): Promise<void> {
     try {
-      for await (const info of this.observe({ signal })) this.emit('leaderChanged', info);
+      for await (const info of this.observe({ signal })) {
+        this.emit('leaderChanged', info);
+        if (info !== null && info.id !== this.id && !this.isLeader && !this.#follower && !signal.aborted) {
+          this.#follower = true;
+          this.emit('follower', 'not-elected');
+        }
+      }
     } catch {
       // observe() only throws what leader() cannot recover from (the Redlock was closed).
     }
@@ -329,6 +348,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
       failed: (error) => void this.#stepDown(term, 'lost', error instanceof Error ? error : new Error(String(error))),
     }).start();
     this.#note(term);
+    this.#follower = false;
     if (term.ended === undefined) this.emit('leader', term);
     this.#notifyChange();
     return term;
@@ -406,6 +426,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
             cause: error,
           }),
     );
+    this.#follower = true;
     this.emit('follower', reason, ...(error === undefined ? [] : [error]));
     this.#notifyChange();
     term.released = release ? term.lock.release() : Promise.resolve();

@@ -183,7 +183,7 @@ describe('LeaderElection on a fake clock', () => {
     await close();
   });
 
-  test('start() campaigns again after its term ends; stop() resigns; one campaign at a time', async () => {
+  test('start(): "follower" (not-elected) once when another leads; campaigns again after its term ends; stop() resigns; one campaign at a time', async () => {
     const { clock, candidate, close } = setup();
     const a = candidate('A');
     const b = candidate('B');
@@ -193,6 +193,8 @@ describe('LeaderElection on a fake clock', () => {
     await until(() => a.isLeader, 'A leads');
     await assert.rejects(a.campaign(), /already campaigning or leading/);
     await b.start();
+    await until(() => bEvents.length > 0, 'B is told it follows');
+    assert.deepEqual(bEvents, [{ ev: 'follower', reason: 'not-elected', isLeader: false, aborted: false }], 'once, at start');
     const term = a.term;
     clock.jump(2_500); // A paused past its deadline
     clock.advance(0);
