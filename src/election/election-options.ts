@@ -29,7 +29,10 @@ export interface LeaderElectionOptions {
    * after about this long instead of `ttl`. @defaultValue the Redlock's `keepAlive`
    */
   readonly keepAlive?: number;
-  /** Renewal in a worker thread. Not available yet: `true` is refused. @defaultValue false */
+  /**
+   * Renew in the process's lock thread, so a blocked event loop does not cost the leadership (for
+   * at most the Redlock's `lockThreadMaxBlockMs`). @defaultValue the Redlock's (false)
+   */
   readonly useDedicatedLockThread?: boolean;
   /** Stops the election (as `stop()`) when it aborts. */
   readonly signal?: AbortSignal;
@@ -47,6 +50,7 @@ export interface ElectionSettings {
   readonly renewInterval: number;
   readonly releaseOnStop: boolean;
   readonly keepAlive: number | undefined;
+  readonly useDedicatedLockThread: boolean | undefined;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -98,9 +102,6 @@ export function resolveElectionSettings(options: LeaderElectionOptions): Electio
         'a leader needs room for more than one renewal before it steps down',
     );
   }
-  if (options.useDedicatedLockThread !== undefined && boolean('useDedicatedLockThread', options.useDedicatedLockThread)) {
-    throw new InvalidOptionsError('`useDedicatedLockThread: true` is not available yet: renewal runs on the main thread (see docs/election.md)');
-  }
   const id = options.id === undefined ? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}` : nonEmptyString('id', options.id);
   return {
     id,
@@ -109,6 +110,7 @@ export function resolveElectionSettings(options: LeaderElectionOptions): Electio
     renewInterval,
     releaseOnStop: options.releaseOnStop === undefined ? true : boolean('releaseOnStop', options.releaseOnStop),
     keepAlive: options.keepAlive === undefined ? undefined : nonNegativeInteger('keepAlive', options.keepAlive),
+    useDedicatedLockThread: options.useDedicatedLockThread === undefined ? undefined : boolean('useDedicatedLockThread', options.useDedicatedLockThread),
     signal: abortSignal('signal', options.signal),
   };
 }

@@ -3,9 +3,8 @@ import { type Clock, sleep, wallClockMs } from '../clock.js';
 import { abortSignal, describeValue, nonEmptyString } from '../core/options.js';
 import { InvalidOptionsError, LockExpiredError, LockLostError, QuorumError } from '../errors.js';
 import type { Lock } from '../redlock/lock.js';
-import { Redlock } from '../redlock/redlock.js';
-import { checkTtl, resolveRedlockSettings } from '../redlock/redlock-options.js';
-import { Renewer } from '../redlock/renewer.js';
+import { type AcquireOptions, Redlock } from '../redlock/redlock.js';
+import { checkTtl, driftMs, resolveRedlockSettings } from '../redlock/redlock-options.js';
 import { type ElectionSettings, type LeaderElectionOptions, resolveElectionSettings } from './election-options.js';
 
 /** Who leads, as anyone can read it: the leader's id and its term (the grant's fencing token). */
@@ -58,10 +57,8 @@ class Term implements Leadership {
   readonly since: number;
   readonly lock: Lock;
   readonly controller = new AbortController();
-  /** Monotonic ms: the term ends here unless renewed before. */
-  deadlineAt = 0;
-  timer: unknown;
-  renewer: Renewer | undefined;
+  /** Writes the holder note again every `renewInterval` (for leader() elsewhere). */
+  noteTimer: unknown;
   ended: FollowerReason | undefined;
   released: Promise<void> | undefined;
   readonly #end: (reason: FollowerReason) => Promise<void>;
@@ -134,13 +131,16 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
     if (!(redlock instanceof Redlock)) throw new InvalidOptionsError(`Expected \`redlock\` to be a Redlock, got ${describeValue(redlock)}`);
     this.name = nonEmptyString('name', name);
     this.#settings = resolveElectionSettings(options);
-    const { ttl, keepAlive, renewInterval } = this.#settings;
+    const { ttl, renewDeadline, renewInterval } = this.#settings;
+    const drift = driftMs(ttl, redlock.settings.driftFactor);
+    if (!(renewDeadline - drift > renewInterval)) {
+      throw new InvalidOptionsError(
+        `Expected \`renewDeadline\` (${renewDeadline}) less the drift allowance of the ttl (${drift} ms) to be longer than \`renewInterval\` ` +
+          `(${renewInterval}): the leader would step down between renewals`,
+      );
+    }
     // The campaign's acquire settings, checked now rather than at the first acquire.
-    const settings = resolveRedlockSettings('LeaderElection', redlock.settings, {
-      retryDelay: renewInterval,
-      ...(keepAlive === undefined ? {} : { keepAlive }),
-    });
-    checkTtl(ttl, settings);
+    checkTtl(ttl, resolveRedlockSettings('LeaderElection', redlock.settings, this.#acquireSettings()));
     this.#redlock = redlock;
     this.#clock = redlock.clock;
     this.#resource = `election:${name}`;
@@ -309,21 +309,21 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
    * every `renewInterval`. Node outages are waited out.
    */
   async #elect(signal: AbortSignal): Promise<Term> {
-    const { ttl, renewInterval, keepAlive } = this.#settings;
+    const { ttl, renewInterval } = this.#settings;
     for (;;) {
       signal.throwIfAborted();
       try {
-        const lock = await this.#redlock.acquire(this.#resource, ttl, {
-          retryCount: CAMPAIGN_RETRIES,
-          retryDelay: renewInterval,
-          retryJitter: Math.floor(renewInterval / 4),
-          signal,
-          ...(keepAlive === undefined ? {} : { keepAlive }),
-        });
+        const lock = await this.#redlock.acquire(this.#resource, ttl, { ...this.#acquireSettings(), signal });
         if (signal.aborted) {
           // Granted as the campaign was called off (stop() ran meanwhile): give the seat back.
           await lock.release();
           throw signal.reason;
+        }
+        if (lock.remainingMs() === 0) {
+          // Granted, but its validity (the term's deadline) ran out before this ran (a pause, a
+          // blocked event loop): no term to begin. Give it back and campaign on.
+          await lock.release();
+          continue;
         }
         return this.#begin(lock);
       } catch (error) {
@@ -334,73 +334,58 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
     }
   }
 
-  /** A new term on a granted lock: deadline, renewal, the holder note, then `'leader'`. */
+  /**
+   * How the seat is held: renewed to `ttl` every `renewInterval` by the lock itself (the one
+   * renewer, or the lock thread), and valid only until `renewDeadline` after the start of the last
+   * renewal (`safetyMargin` = ttl − renewDeadline), so the lock's validity is the term's deadline.
+   */
+  #acquireSettings(): AcquireOptions {
+    const { ttl, renewDeadline, renewInterval, keepAlive, useDedicatedLockThread } = this.#settings;
+    return {
+      retryCount: CAMPAIGN_RETRIES,
+      retryDelay: renewInterval,
+      retryJitter: Math.floor(renewInterval / 4),
+      refreshInterval: renewInterval,
+      safetyMargin: ttl - renewDeadline,
+      ...(keepAlive === undefined ? {} : { keepAlive }),
+      ...(useDedicatedLockThread === undefined ? {} : { useDedicatedLockThread }),
+    };
+  }
+
+  /**
+   * A new term on a granted lock, then `'leader'`. The term ends when the lock does: its validity
+   * ran out (the renew deadline: `renewDeadline`), or a renewal failed (`lost`).
+   */
   #begin(lock: Lock): Term {
     const term: Term = new Term(this.id, lock, wallClockMs(this.#clock), (reason): Promise<void> => this.#stepDown(term, reason));
     this.#term = term;
-    this.#extendDeadline(term);
-    const lost = (): void => void this.#stepDown(term, 'lost', lock.signal.reason as Error);
-    if (lock.signal.aborted) lost();
-    else lock.signal.addEventListener('abort', lost, { once: true });
-    term.renewer = new Renewer(this.#clock, {
-      next: () => (term.ended === undefined ? this.#settings.renewInterval : undefined),
-      renew: () => this.#renew(term),
-      failed: (error) => void this.#stepDown(term, 'lost', error instanceof Error ? error : new Error(String(error))),
-    }).start();
+    // Reading the signal arms the lock's expiry timer. The step-down runs a microtask later, so
+    // that reading `isLeader` (which may find the lock expired) never emits events itself.
+    const ended = (): void =>
+      queueMicrotask(() => {
+        const reason = lock.signal.reason as unknown;
+        const expired = reason instanceof LockLostError && reason.reason === 'expired';
+        void this.#stepDown(term, expired ? 'renewDeadline' : 'lost', reason instanceof Error ? reason : undefined);
+      });
+    if (lock.signal.aborted) ended();
+    else lock.signal.addEventListener('abort', ended, { once: true });
     this.#note(term);
+    const renote = (): void => {
+      term.noteTimer = undefined;
+      if (!this.#live(term)) return;
+      this.#note(term);
+      term.noteTimer = this.#clock.setTimeout(renote, this.#settings.renewInterval);
+    };
+    term.noteTimer = this.#clock.setTimeout(renote, this.#settings.renewInterval);
     this.#follower = false;
     if (term.ended === undefined) this.emit('leader', term);
     this.#notifyChange();
     return term;
   }
 
-  /**
-   * One renewal (the Renewer never runs two at once). A renewal that fails ends the term; one that
-   * completes after the deadline does not bring the term back.
-   */
-  async #renew(term: Term): Promise<void> {
-    if (term.ended !== undefined) return;
-    if (!this.#live(term)) {
-      void this.#stepDown(term, 'renewDeadline');
-      return;
-    }
-    try {
-      await term.lock.extend(this.#settings.ttl);
-    } catch (error) {
-      // An extension a quorum did not confirm gives the lease up (the lock is lost and released):
-      // the term ends now, earlier than the deadline, and start() campaigns again.
-      void this.#stepDown(term, 'lost', error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    if (term.ended !== undefined) return;
-    if (!this.#live(term)) {
-      void this.#stepDown(term, 'renewDeadline');
-      return;
-    }
-    this.#extendDeadline(term);
-    this.#note(term);
-  }
-
-  /**
-   * The term's deadline: `renewDeadline` after the start of the last grant or renewal (less the
-   * drift allowance), read off the lock's TTL end — so always before the lease can end.
-   */
-  #extendDeadline(term: Term): void {
-    const { ttl, renewDeadline } = this.#settings;
-    const now = this.#clock.now();
-    term.deadlineAt = now + term.lock.ttlRemainingMs() - (ttl - renewDeadline);
-    if (term.timer !== undefined) this.#clock.clearTimeout(term.timer);
-    const check = (): void => {
-      term.timer = undefined;
-      if (term.ended !== undefined) return;
-      if (!this.#live(term)) void this.#stepDown(term, 'renewDeadline');
-      else term.timer = this.#clock.setTimeout(check, term.deadlineAt - this.#clock.now());
-    };
-    term.timer = this.#clock.setTimeout(check, Math.max(0, term.deadlineAt - now));
-  }
-
+  /** The lock's validity is the term's: it reads the monotonic clock, and never comes back once ended. */
   #live(term: Term): boolean {
-    return term.ended === undefined && this.#clock.now() < term.deadlineAt && term.lock.remainingMs() > 0;
+    return term.ended === undefined && term.lock.remainingMs() > 0;
   }
 
   /** Writes who leads beside the seat, for leader() in other processes (best effort). */
@@ -415,9 +400,8 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
   #stepDown(term: Term, reason: FollowerReason, error?: Error, release = true): Promise<void> {
     if (term.ended !== undefined) return term.released ?? Promise.resolve();
     term.finish(reason);
-    if (term.timer !== undefined) this.#clock.clearTimeout(term.timer);
-    term.timer = undefined;
-    term.renewer?.stop();
+    if (term.noteTimer !== undefined) this.#clock.clearTimeout(term.noteTimer);
+    term.noteTimer = undefined;
     if (this.#term === term) this.#term = undefined;
     term.controller.abort(
       error instanceof LockLostError
@@ -429,6 +413,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
     this.#follower = true;
     this.emit('follower', reason, ...(error === undefined ? [] : [error]));
     this.#notifyChange();
+    if (!release) term.lock.abandon();
     term.released = release ? term.lock.release() : Promise.resolve();
     return term.released;
   }

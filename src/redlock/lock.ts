@@ -10,6 +10,40 @@ export interface Validity {
   readonly deadline: number;
 }
 
+/**
+ * Where a lock keeps its validity: in the Lock ({@link localCell}), or in memory shared with the
+ * lock thread, which renews the lock and is then the only one to write it (lock-thread.ts).
+ */
+export interface ValidityCell {
+  /** The lease's end (monotonic ms on the Lock's clock). */
+  until: number;
+  /** The TTL's end. */
+  deadline: number;
+  /** Set by the writer when it lost the lock (the lock thread); the Lock then ends too. */
+  readonly lost?: LockLostError | undefined;
+}
+
+/** A validity kept in the Lock itself. */
+export function localCell(validity: Validity): ValidityCell {
+  return { until: validity.until, deadline: validity.deadline };
+}
+
+/** How a Lock renews itself (options of the Redlock or of the acquire call). */
+export interface LockOptions {
+  /** Arm the expiry timer at once (the Redlock has lockLost listeners). */
+  readonly watched?: boolean;
+  /** Keep-alive lease, ms (0: off). */
+  readonly keepAliveMs?: number;
+  /** Extend to the TTL every this many ms (0: off). */
+  readonly refreshMs?: number;
+  /** Taken off the TTL's validity end. */
+  readonly marginMs?: number;
+  /** Where the validity lives. @defaultValue a cell of this Lock's own */
+  readonly cell?: ValidityCell;
+  /** Another writer (the lock thread) renews this lock and writes its cell: this Lock runs no renewal. */
+  readonly remote?: boolean;
+}
+
 /** @internal What a {@link Lock} needs from the {@link Redlock} that granted it. */
 export interface LockHost {
   readonly clock: Clock;
@@ -21,6 +55,8 @@ export interface LockHost {
   releaseLock(lock: Lock): Promise<void>;
   /** Reports a lock that stopped being trustworthy. */
   lockLost(lock: Lock, error: LockLostError): void;
+  /** The lock was abandoned (ended here, not released): whoever renews it must stop. */
+  lockAbandoned(lock: Lock): void;
 }
 
 /**
@@ -44,32 +80,32 @@ export class Lock implements AsyncDisposable, Disposable {
   // The AbortController and the expiry timer are made only when someone watches (the signal is
   // read, or the Redlock has lockLost listeners): most locks are released long before expiry.
   #controller: AbortController | undefined;
-  #validUntil: number;
-  #deadline: number;
+  readonly #cell: ValidityCell;
+  /** Taken off the TTL's validity end (`safetyMargin`). */
+  readonly #marginMs: number;
   #expiryTimer: unknown;
   /** Keep-alive: renews the lease every third of `keepAliveMs` until the TTL ends. */
   readonly #keepAlive: Renewer | undefined;
+  /** `refreshInterval`: extends to the TTL every `refreshMs`. */
+  readonly #refresh: Renewer | undefined;
   #ended: LockLostError | LockLostReason | undefined;
   #releasing: Promise<void> | undefined;
 
   /** @internal Locks are made by `Redlock`. */
-  constructor(
-    host: LockHost,
-    resources: readonly string[],
-    token: bigint,
-    ttl: number,
-    validity: Validity,
-    options: { readonly watched?: boolean; readonly keepAliveMs?: number } = {},
-  ) {
+  constructor(host: LockHost, resources: readonly string[], token: bigint, ttl: number, validity: Validity, options: LockOptions = {}) {
     this.#host = host;
     this.resources = resources;
     this.fencingToken = token;
     this.ttl = ttl;
-    this.#validUntil = validity.until;
-    this.#deadline = validity.deadline;
+    this.#marginMs = options.marginMs ?? 0;
+    this.#cell = options.cell ?? localCell(validity);
     if (options.watched === true) this.#armExpiry();
+    // A lock renewed elsewhere (the lock thread) runs no renewal here.
+    const renews = options.remote !== true;
     const keepAliveMs = options.keepAliveMs ?? 0;
-    this.#keepAlive = keepAliveMs === 0 ? undefined : new Renewer(host.clock, this.#keepAlivePolicy(keepAliveMs)).start();
+    this.#keepAlive = keepAliveMs === 0 || !renews ? undefined : new Renewer(host.clock, this.#keepAlivePolicy(keepAliveMs)).start();
+    const refreshMs = options.refreshMs ?? 0;
+    this.#refresh = refreshMs === 0 || !renews ? undefined : new Renewer(host.clock, this.#refreshPolicy(refreshMs)).start();
   }
 
   /** Aborts (reason: {@link LockLostError}) when the lock is lost, expires, or is released. */
@@ -77,16 +113,22 @@ export class Lock implements AsyncDisposable, Disposable {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (this.#ended !== undefined) this.#controller.abort(this.#reason());
-      else if (this.#validEnd() <= this.#host.clock.now()) this.#lose(this.#expired());
+      else if (this.#validEnd() <= this.#host.clock.now()) this.#lose(this.#cell.lost ?? this.#expired());
       else this.#armExpiry();
     }
     return this.#controller.signal;
   }
 
-  /** Milliseconds of validity left on the monotonic clock (0 once expired, lost or released). */
+  /**
+   * Milliseconds of validity left on the monotonic clock, `safetyMargin` deducted (0 once expired,
+   * lost or released). Once it read 0, the lock stays ended: nothing revives it.
+   */
   remainingMs(): number {
     if (this.#ended !== undefined) return 0;
-    return Math.max(0, this.#validEnd() - this.#host.clock.now());
+    const left = this.#validEnd() - this.#host.clock.now();
+    if (left > 0) return left;
+    this.#lose(this.#cell.lost ?? this.#expired());
+    return 0;
   }
 
   /**
@@ -97,14 +139,16 @@ export class Lock implements AsyncDisposable, Disposable {
    */
   ttlRemainingMs(): number {
     if (this.#ended !== undefined) return 0;
-    return Math.max(0, this.#deadline - this.#host.clock.now());
+    return Math.max(0, this.#cell.deadline - this.#host.clock.now());
   }
 
   /**
    * Extends the lock to `ttl` from now on a quorum. The same Lock object stays valid and keeps its
-   * fencing token.
+   * fencing token. An extension whose reply comes after the validity ran out does not bring the
+   * lock back: the lock is lost (expired) and this throws.
    * @throws {LockExpiredError} the validity already ran out (or the lock was released).
-   * @throws {LockLostError} a quorum no longer confirms this owner; `signal` aborts too.
+   * @throws {LockLostError} a quorum no longer confirms this owner, or the validity ran out while
+   *   the extension was on its way; `signal` aborts too.
    * @throws {InvalidOptionsError} a bad `ttl`.
    */
   async extend(ttl: number = this.ttl): Promise<this> {
@@ -123,8 +167,10 @@ export class Lock implements AsyncDisposable, Disposable {
       if (reason.reason !== 'released') throw reason;
       this.#assertExtendable();
     }
-    this.#validUntil = validity.until;
-    this.#deadline = validity.deadline;
+    // Nor does an extension that comes back after the validity ran out (read before it applies).
+    if (this.remainingMs() === 0) throw this.#reason();
+    this.#cell.until = validity.until;
+    this.#cell.deadline = validity.deadline;
     if (this.#expiryTimer !== undefined) this.#armExpiry();
     this.#keepAlive?.reschedule();
     return this;
@@ -140,6 +186,17 @@ export class Lock implements AsyncDisposable, Disposable {
       this.#releasing = this.#host.releaseLock(this);
     }
     return this.#releasing;
+  }
+
+  /**
+   * Ends the lock here without releasing it on the nodes: renewals stop, `signal` aborts, and the
+   * lease runs out by itself (after at most its keep-alive lease or TTL). For a holder that must
+   * not hand over early — client-go without `ReleaseOnCancel`. Idempotent.
+   */
+  abandon(): void {
+    if (this.#ended !== undefined) return;
+    this.#end(new LockLostError(this.resources, 'released', 'abandoned by its holder: the lease runs out'));
+    this.#host.lockAbandoned(this);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -185,6 +242,7 @@ export class Lock implements AsyncDisposable, Disposable {
     if (this.#expiryTimer !== undefined) clock.clearTimeout(this.#expiryTimer);
     this.#expiryTimer = undefined;
     this.#keepAlive?.stop();
+    this.#refresh?.stop();
     this.#controller?.abort(this.#reason());
   }
 
@@ -202,12 +260,18 @@ export class Lock implements AsyncDisposable, Disposable {
   #armExpiry(): void {
     const clock = this.#host.clock;
     if (this.#expiryTimer !== undefined) clock.clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = clock.setTimeout(() => this.#lose(this.#expired()), Math.max(0, this.#validEnd() - clock.now()));
+    this.#expiryTimer = clock.setTimeout(() => {
+      this.#expiryTimer = undefined;
+      // Another writer (the lock thread) may have renewed meanwhile: look again.
+      if (this.remainingMs() > 0) this.#armExpiry();
+    }, Math.max(0, this.#validEnd() - clock.now()));
   }
 
-  /** When validity ends: the lease, or the TTL if that comes first. */
+  /** When validity ends: the lease, or the TTL less the safety margin if that comes first. */
   #validEnd(): number {
-    return Math.min(this.#validUntil, this.#deadline);
+    const cell = this.#cell;
+    if (cell.lost !== undefined) return Number.NEGATIVE_INFINITY;
+    return Math.min(cell.until, cell.deadline - this.#marginMs);
   }
 
   /**
@@ -216,14 +280,28 @@ export class Lock implements AsyncDisposable, Disposable {
    */
   #keepAlivePolicy(keepAliveMs: number): RenewalPolicy {
     const clock = this.#host.clock;
+    const cell = this.#cell;
     return {
-      next: () => (this.#ended !== undefined || this.#deadline <= this.#validUntil ? undefined : keepAliveMs / 3),
+      next: () => (this.#ended !== undefined || cell.deadline <= cell.until ? undefined : keepAliveMs / 3),
       renew: async () => {
-        const leaseMs = Math.max(1, Math.min(keepAliveMs, Math.ceil(this.#deadline - clock.now())));
+        const leaseMs = Math.max(1, Math.min(keepAliveMs, Math.ceil(cell.deadline - clock.now())));
         const until = await this.#host.renewLock(this, leaseMs);
-        if (this.#ended !== undefined) return;
-        this.#validUntil = Math.max(this.#validUntil, until);
+        // A renewal that comes back after the validity ran out does not bring the lock back.
+        if (this.remainingMs() === 0) return;
+        cell.until = Math.max(cell.until, until);
         if (this.#expiryTimer !== undefined) this.#armExpiry();
+      },
+      failed: (error) => this.#lose(lostBy(this.resources, error)),
+    };
+  }
+
+  /** `refreshInterval`: extend to the TTL every `refreshMs` (after each extension ends) until the lock ends. */
+  #refreshPolicy(refreshMs: number): RenewalPolicy {
+    return {
+      next: () => (this.#ended !== undefined ? undefined : refreshMs),
+      renew: async () => {
+        if (this.#ended !== undefined) return;
+        await this.extend(this.ttl);
       },
       failed: (error) => this.#lose(lostBy(this.resources, error)),
     };
@@ -235,6 +313,6 @@ export class Lock implements AsyncDisposable, Disposable {
 }
 
 /** A renewal's failure as the reason a lock is lost. */
-export function lostBy(resources: readonly string[], error: unknown): LockLostError {
+function lostBy(resources: readonly string[], error: unknown): LockLostError {
   return error instanceof LockLostError ? error : new LockLostError(resources, 'extendFailed', String(error), { cause: error });
 }

@@ -42,6 +42,33 @@ export interface RedlockSettings {
    * @defaultValue 0
    */
   readonly keepAlive: number;
+  /**
+   * Extend the lock to its TTL every this many ms until it is released or lost (redis-semaphore's
+   * `refreshInterval`); a refresh that a quorum does not confirm loses the lock. 0 = off. Must be
+   * shorter than the validity a grant leaves (`ttl` − drift − `safetyMargin`).
+   * @defaultValue 0
+   */
+  readonly refreshInterval: number;
+  /**
+   * Taken off the end of the TTL's validity: `remainingMs()` reaches 0, and `signal` aborts, this
+   * long before the lease could end (an election's `ttl − renewDeadline`). Below `ttl` − drift.
+   * @defaultValue 0
+   */
+  readonly safetyMargin: number;
+  /**
+   * Run the lock's renewals (keep-alive lease, `using()`'s extension, `refreshInterval`) in a
+   * worker thread with its own connections, so a blocked event loop does not lose the lock — for
+   * at most `lockThreadMaxBlockMs`. Standalone Redis nodes given as URLs, options or ioredis
+   * clients only (not a Cluster, not a MemoryNode), and the system clock.
+   * @defaultValue false
+   */
+  readonly useDedicatedLockThread: boolean;
+  /**
+   * The lock thread stops renewing a lock once this process's event loop has not turned for this
+   * long, so a process stuck for good cannot hold a lock for ever (the lease then runs out).
+   * @defaultValue 10000
+   */
+  readonly lockThreadMaxBlockMs: number;
   /** Prefix of every Redis key and channel redfence uses. @defaultValue 'redfence:' */
   readonly prefix: string;
   /**
@@ -69,6 +96,10 @@ export type AcquireSettings = Pick<
   | 'automaticExtensionThreshold'
   | 'waitForRelease'
   | 'keepAlive'
+  | 'refreshInterval'
+  | 'safetyMargin'
+  | 'useDedicatedLockThread'
+  | 'lockThreadMaxBlockMs'
 >;
 
 export const redlockDefaults: Readonly<RedlockSettings> = Object.freeze({
@@ -80,6 +111,10 @@ export const redlockDefaults: Readonly<RedlockSettings> = Object.freeze({
   automaticExtensionThreshold: 500,
   waitForRelease: true,
   keepAlive: 0,
+  refreshInterval: 0,
+  safetyMargin: 0,
+  useDedicatedLockThread: false,
+  lockThreadMaxBlockMs: 10_000,
   prefix: 'redfence:',
   maxTtl: 60_000,
   autoRepair: true,
@@ -94,6 +129,10 @@ const checks: Checks<RedlockSettings> = {
   automaticExtensionThreshold: positiveInteger,
   waitForRelease: boolean,
   keepAlive: nonNegativeInteger,
+  refreshInterval: nonNegativeInteger,
+  safetyMargin: nonNegativeInteger,
+  useDedicatedLockThread: boolean,
+  lockThreadMaxBlockMs: positiveInteger,
   prefix: nonEmptyString,
   maxTtl: positiveInteger,
   autoRepair: boolean,
@@ -151,9 +190,21 @@ export function checkTtl(ttl: unknown, settings: RedlockSettings): number {
         'Raise `maxTtl` in the Redlock options, or use a shorter TTL with auto-extension (`using`).',
     );
   }
-  if (driftMs(value, settings.driftFactor) >= value) {
+  const validity = value - driftMs(value, settings.driftFactor);
+  if (validity <= 0) {
     throw new InvalidOptionsError(
       `Expected \`ttl\` to be longer than its drift allowance (${driftMs(value, settings.driftFactor)} ms), got \`${value}\` (number)`,
+    );
+  }
+  if (settings.safetyMargin >= validity) {
+    throw new InvalidOptionsError(
+      `Expected \`safetyMargin\` (${settings.safetyMargin}) to be below the validity a TTL of ${value} ms leaves (${validity} ms after drift)`,
+    );
+  }
+  if (settings.refreshInterval > 0 && settings.refreshInterval >= validity - settings.safetyMargin) {
+    throw new InvalidOptionsError(
+      `Expected \`refreshInterval\` (${settings.refreshInterval}) to be shorter than the validity a TTL of ${value} ms leaves ` +
+        `(${validity - settings.safetyMargin} ms after drift and \`safetyMargin\`): the lock would expire between refreshes`,
     );
   }
   return value;

@@ -5,12 +5,13 @@ import { MAX_RESOURCES, resourceKey, resourceKeys, wakePrefix } from '../core/ke
 import type { HolderNote, HolderWrite, LockNode } from '../core/lock-node.js';
 import { abortSignal, describeValue, resourceList } from '../core/options.js';
 import { quorumRound, reportsOf, type Round } from '../core/quorum-round.js';
-import { InvalidOptionsError, LockHeldError, type LockLostError, NodeError, QuorumError } from '../errors.js';
+import { InvalidOptionsError, LockHeldError, LockLostError, NodeError, QuorumError } from '../errors.js';
 import { type InitReport, type NodeState, ReadyGate, type RepairReport } from '../fencing/ready-gate.js';
-import type { NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
+import { type NodeInput, RedisNode } from '../nodes/redis/redis-node.js';
 import { assertOneSlot } from '../nodes/redis/script-args.js';
 import { type LoopHost, retryAcquire } from './acquire-loop.js';
-import { Lock, lostBy, type Validity } from './lock.js';
+import { Lock, type Validity, type ValidityCell } from './lock.js';
+import { LockThread, type NodeDescription } from './lock-thread.js';
 import { type Grant, type Granted, LockRounds, type Ticket } from './lock-rounds.js';
 import { buildNodes } from './node-set.js';
 import {
@@ -23,7 +24,6 @@ import {
   validUntil,
 } from './redlock-options.js';
 import { ReleaseNotifier } from './release-notifier.js';
-import { Renewer } from './renewer.js';
 
 /** Options of `new Redlock(nodes, options)`. */
 export interface RedlockOptions extends Partial<RedlockSettings> {
@@ -94,6 +94,8 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
   readonly #opened: readonly RedisNode[];
   readonly #unlisten: readonly (() => void)[];
   readonly #grants = new WeakMap<Lock, Grant>();
+  /** Locks the lock thread renews, by their id there. */
+  readonly #threaded = new WeakMap<Lock, number>();
   readonly #gate: ReadyGate;
   readonly #rounds: LockRounds;
   readonly #loop: LoopHost;
@@ -196,19 +198,16 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
           'raise the TTL or lower the threshold.',
       );
     }
-    const lock = await this.acquire(resources, ttl, options);
-    // Automatic extension: to `ttl` again whenever only `threshold` of it is left.
-    const extender = new Renewer(this.clock, {
-      next: () => (lock.signal.aborted ? undefined : lock.ttlRemainingMs() - threshold),
-      renew: async () => {
-        await lock.extend(ttl);
-      },
-      failed: (error) => lock.lose(lostBy(lock.resources, error)),
-    }).start();
+    // Automatic extension: to `ttl` again whenever only `threshold` of it is left — the lock's
+    // own refresh (in the lock thread with `useDedicatedLockThread`), unless the call sets one.
+    const refreshInterval =
+      settings.refreshInterval > 0 || typeof ttl !== 'number'
+        ? settings.refreshInterval
+        : Math.max(1, Math.floor(ttl - driftMs(ttl, settings.driftFactor) - settings.safetyMargin - threshold));
+    const lock = await this.acquire(resources, ttl, { ...options, refreshInterval });
     try {
       return await routine(lock.signal, lock);
     } finally {
-      extender.stop();
       await lock.release();
     }
   }
@@ -311,9 +310,15 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
   async extendLock(lock: Lock, ttl: number): Promise<Validity> {
     const grant = this.#grant(lock);
     checkTtl(ttl, grant.settings);
+    const threaded = this.#threaded.get(lock);
     const started = this.clock.now();
-    const until = await this.#rounds.extend(lock.resources, grant, leaseFor(ttl, grant.settings), (error) => lock.lose(error));
-    const validity = { until, deadline: validUntil(started, ttl, grant.settings.driftFactor) };
+    let validity: Validity;
+    if (threaded !== undefined) validity = await LockThread.shared().extend(threaded, ttl);
+    else {
+      this.#gateRenewal(lock);
+      const until = await this.#rounds.extend(lock.resources, grant, leaseFor(ttl, grant.settings), (error) => lock.lose(error));
+      validity = { until, deadline: validUntil(started, ttl, grant.settings.driftFactor) };
+    }
     const remainingMs = Math.min(validity.until, validity.deadline) - this.clock.now();
     this.emit('extended', { resources: lock.resources, fencingToken: lock.fencingToken, remainingMs });
     return validity;
@@ -321,18 +326,74 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
 
   /** @internal */
   renewLock(lock: Lock, leaseMs: number): Promise<number> {
-    return this.#rounds.extend(lock.resources, this.#grant(lock), leaseMs, (error) => lock.lose(error));
+    const grant = this.#grant(lock);
+    this.#gateRenewal(lock);
+    return this.#rounds.extend(lock.resources, grant, leaseMs, (error) => lock.lose(error));
   }
 
   /** @internal */
   async releaseLock(lock: Lock): Promise<void> {
-    await this.#rounds.release(this.#grant(lock));
+    const threaded = this.#threaded.get(lock);
+    if (threaded !== undefined) await LockThread.shared().release(threaded);
+    else await this.#rounds.release(this.#grant(lock));
     if (this.listenerCount('released') > 0) this.emit('released', { resources: lock.resources, fencingToken: lock.fencingToken });
   }
 
   /** @internal */
   lockLost(lock: Lock, error: LockLostError): void {
     this.emit('lockLost', { resources: lock.resources, fencingToken: lock.fencingToken, error });
+  }
+
+  /** @internal */
+  lockAbandoned(lock: Lock): void {
+    const threaded = this.#threaded.get(lock);
+    if (threaded !== undefined) LockThread.shared().abandon(threaded);
+  }
+
+  /**
+   * @internal The lock thread's side: refuses a renewal with the reason, or allows it (undefined).
+   */
+  renewalGate: ((lock: Lock) => string | undefined) | undefined;
+
+  /**
+   * @internal The lock thread's side: a Lock for a grant another Redlock (on the same nodes and
+   * prefix, in the main thread) made, kept in `cell`, renewed here.
+   */
+  adopt(resources: readonly string[], owner: string, token: bigint, ttl: number, validity: Validity, settings: RedlockSettings, cell: ValidityCell): Lock {
+    const lock = new Lock(this, resources, token, ttl, validity, {
+      watched: true,
+      keepAliveMs: settings.keepAlive,
+      refreshMs: settings.refreshInterval,
+      marginMs: settings.safetyMargin,
+      cell,
+    });
+    this.#grants.set(lock, { owner, keys: resourceKeys(settings.prefix, resources), settings });
+    return lock;
+  }
+
+  #gateRenewal(lock: Lock): void {
+    const refused = this.renewalGate?.(lock);
+    if (refused !== undefined) throw new LockLostError(lock.resources, 'extendFailed', refused);
+  }
+
+  /**
+   * How the lock thread connects to this Redlock's nodes.
+   * @throws {InvalidOptionsError} a node it cannot reach on its own, or a clock it cannot read.
+   */
+  #threadNodes(): NodeDescription[] {
+    if (this.clock !== systemClock) {
+      throw new InvalidOptionsError('`useDedicatedLockThread` needs the system clock: the lock thread cannot read an injected `clock`');
+    }
+    return this.nodes.map((node) => {
+      const described = node instanceof RedisNode ? node.describe() : undefined;
+      if (described === undefined) {
+        throw new InvalidOptionsError(
+          `\`useDedicatedLockThread\` needs nodes the lock thread can connect to on its own (standalone Redis given as a URL, ` +
+            `options or an ioredis client), got ${node.name}: a MemoryNode, a Cluster, or options that cannot leave this thread`,
+        );
+      }
+      return described;
+    });
   }
 
   // ---- acquire ---------------------------------------------------------------------------------
@@ -361,6 +422,7 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     }
     const settings = this.#settingsFor(options);
     const ttl = checkTtl(ttlInput, settings);
+    if (settings.useDedicatedLockThread) await LockThread.shared().prepare(this.#threadNodes(), settings);
     const signal = abortSignal('signal', options?.signal);
     if (this.#closed) throw new InvalidOptionsError('This Redlock was closed with quit()');
     this.#rounds.assertUsable();
@@ -406,14 +468,33 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     return lock;
   }
 
-  /** The Lock of a grant the nodes made. */
+  /**
+   * The Lock of a grant the nodes made. With `useDedicatedLockThread` the lock thread adopts it
+   * (and renews it); this Lock then reads the validity the thread writes.
+   */
   #lock(resources: readonly string[], ttl: number, granted: Granted): { lock: Lock; slowPath: boolean } {
     const { token, validity, grant, slowPath } = granted;
-    const lock = new Lock(this, resources, BigInt(token), ttl, validity, {
+    const { settings } = grant;
+    const options = {
       watched: this.listenerCount('lockLost') > 0,
-      keepAliveMs: grant.settings.keepAlive,
-    });
+      keepAliveMs: settings.keepAlive,
+      refreshMs: settings.refreshInterval,
+      marginMs: settings.safetyMargin,
+    };
+    if (!settings.useDedicatedLockThread) {
+      const lock = new Lock(this, resources, BigInt(token), ttl, validity, options);
+      this.#grants.set(lock, grant);
+      return { lock, slowPath };
+    }
+    const made: { lock?: Lock } = {};
+    const adopted = LockThread.shared().adopt(
+      { nodes: this.#threadNodes(), settings, resources, owner: grant.owner, token, ttl, validity },
+      (error) => made.lock?.lose(error),
+    );
+    const lock = new Lock(this, resources, BigInt(token), ttl, validity, { ...options, cell: adopted.cell, remote: true });
+    made.lock = lock;
     this.#grants.set(lock, grant);
+    this.#threaded.set(lock, adopted.id);
     return { lock, slowPath };
   }
 

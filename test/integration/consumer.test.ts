@@ -190,7 +190,8 @@ async function main(): Promise<void> {
   try {
     let first: bigint;
     {
-      await using lock = await redlock.acquire([account], 5_000);
+      // The lock thread starts from the installed package's files (its worker), also under require().
+      await using lock = await redlock.acquire([account], 5_000, { useDedicatedLockThread: true, refreshInterval: 1_000 });
       first = lock.fencingToken;
       await fence.set(account, '10', lock.fencingToken);
       await assert.rejects(otherRedlock.acquire(account, 5_000, { retryCount: 0 }), LockHeldError);

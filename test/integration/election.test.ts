@@ -73,13 +73,14 @@ test('SIGKILL of the leader: with keepAlive the next candidate (or a restarted p
 
   first.child.kill('SIGKILL');
   const killed = performance.now();
-  const restarted = candidate(prefix, name, options); // the killed process, started again: a fresh id
   const second = await until('the next leader', () => leaderOf(cs.filter((c) => c !== first)), 10_000);
   const failover = since(killed);
   const secondTerm = BigInt(leads(second)?.term ?? '0');
   assert.ok(secondTerm > firstTerm, `${secondTerm} > ${firstTerm}`);
   assert.ok(failover < 10_000, `failover took ${Math.round(failover)} ms with keepAlive 1 s (ttl 30 s)`);
 
+  const restarted = candidate(prefix, name, options); // the killed process, started again: a fresh id
+  await until('the restarted process follows', () => restarted.lines.find((l) => l.ev === 'follower'), 10_000);
   second.child.kill('SIGKILL');
   const third = await until('the restarted process leads', () => leaderOf([restarted]), 10_000);
   assert.notEqual(third.id, first.id, 'a restarted process has a fresh id');

@@ -10,21 +10,26 @@ const env = useCluster(3);
 const child = (name: string) => fileURLToPath(new URL(`../support/${name}`, import.meta.url));
 
 describe('exit', () => {
-  test('a script that acquires, releases and quits exits at once (no connection left half-open)', async () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child('quit-child.ts'), JSON.stringify({ urls: env.cluster.urls, prefix: env.prefix() })], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+  for (const [what, options] of [
+    ['', undefined],
+    [', also with the lock thread (which never keeps the process alive)', { useDedicatedLockThread: true, keepAlive: 600 }],
+  ] as const) {
+    test(`a script that acquires, releases and quits exits at once (no connection left half-open)${what}`, async () => {
+      const proc = spawn(process.execPath, ['--import', 'tsx', child('quit-child.ts'), JSON.stringify({ urls: env.cluster.urls, prefix: env.prefix(), options })], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      let quitAt = Number.NaN;
+      proc.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('"quit"')) quitAt = performance.now();
+      });
+      const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
+      clearTimeout(killer);
+      const lingered = performance.now() - quitAt;
+      assert.equal(code, 0);
+      assert.ok(lingered < 1_000, `the process lived ${Math.round(lingered)} ms after quit() resolved`);
     });
-    const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-    let quitAt = Number.NaN;
-    proc.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('"quit"')) quitAt = performance.now();
-    });
-    const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
-    clearTimeout(killer);
-    const lingered = performance.now() - quitAt;
-    assert.equal(code, 0);
-    assert.ok(lingered < 1_000, `the process lived ${Math.round(lingered)} ms after quit() resolved`);
-  });
+  }
 });
 
 describe('nodes that are not ioredis', () => {

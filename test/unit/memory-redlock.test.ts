@@ -10,7 +10,9 @@ import {
   type AcquireRequest,
   type Done,
   InvalidOptionsError,
+  LockExpiredError,
   LockHeldError,
+  LockLostError,
   MemoryNode,
   Redlock,
   type RepairReport,
@@ -188,5 +190,65 @@ describe('Redlock on MemoryNodes', () => {
     const third = await redlock.acquire(['a', 'b'], 1_000);
     assert.ok(third.fencingToken > second.fencingToken);
     await third.release();
+  });
+});
+
+describe('Lock renewal options on MemoryNodes and a fake clock', () => {
+  const setup = () => {
+    const clock = new FakeClock();
+    const node = new MemoryNode({ clock });
+    return { clock, node, redlock: new Redlock([node], { clock }), other: new Redlock([node], { clock }) };
+  };
+
+  test('refreshInterval extends to the TTL until released; safetyMargin ends validity that much earlier', async () => {
+    const { clock, redlock, other } = setup();
+    let extended = 0;
+    redlock.on('extended', () => (extended += 1));
+    const lock = await redlock.acquire('r', 1_000, { refreshInterval: 300, safetyMargin: 200 });
+    assert.equal(lock.remainingMs(), 1_000 - 12 - 200, 'ttl − drift − margin');
+    for (let i = 1; i <= 10; i += 1) {
+      clock.advance(300);
+      await until(() => extended === i, `refresh ${i}`);
+    }
+    assert.equal(lock.signal.aborted, false, 'kept for 3 s with a 1 s ttl');
+    assert.equal(await other.tryAcquire('r', 1_000), null);
+    await lock.release();
+    clock.advance(1_000);
+    assert.equal(extended, 10, 'no refresh after release');
+    assert.ok(await other.tryAcquire('r', 1_000));
+  });
+
+  test('an extension whose reply comes after the validity ran out does not bring the lock back', async () => {
+    const { clock, redlock } = setup();
+    const lock = await redlock.acquire('r', 1_000);
+    clock.advance(900); // 88 ms of validity left
+    const extending = lock.extend(1_000);
+    clock.jump(100); // the reply is handled after the old validity ran out, well within the new one
+    await assert.rejects(extending, (e: unknown) => e instanceof LockLostError && e.reason === 'expired');
+    assert.equal(lock.remainingMs(), 0);
+    assert.equal(lock.signal.aborted, true);
+    await assert.rejects(lock.extend(1_000), LockExpiredError);
+  });
+
+  test('abandon(): renewals stop and the signal aborts, but the lease stays on the nodes until it runs out', async () => {
+    const { clock, redlock, other } = setup();
+    let extended = 0;
+    redlock.on('extended', () => (extended += 1));
+    const lock = await redlock.acquire('r', 1_000, { refreshInterval: 300 });
+    lock.abandon();
+    assert.equal(lock.signal.aborted, true);
+    assert.equal(lock.remainingMs(), 0);
+    clock.advance(600);
+    assert.equal(extended, 0, 'not renewed');
+    assert.equal(await other.tryAcquire('r', 1_000), null, 'still held on the node');
+    clock.advance(500);
+    assert.ok(await other.tryAcquire('r', 1_000), 'the lease ran out');
+  });
+
+  test('bad refreshInterval or safetyMargin for the TTL are refused', async () => {
+    const { redlock } = setup();
+    await assert.rejects(redlock.acquire('r', 1_000, { safetyMargin: 988 }), /`safetyMargin` \(988\) to be below the validity/);
+    await assert.rejects(redlock.acquire('r', 1_000, { safetyMargin: 500, refreshInterval: 488 }), /`refreshInterval` \(488\) to be shorter/);
+    await assert.rejects(redlock.acquire('r', 1_000, { refreshInterval: -1 }), InvalidOptionsError);
   });
 });

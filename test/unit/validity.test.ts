@@ -44,6 +44,7 @@ function fakeHost(
       host.released += 1;
     },
     lockLost: (_: Lock, error: LockLostError) => host.lost.push(error),
+    lockAbandoned: () => undefined,
   };
   return host;
 }

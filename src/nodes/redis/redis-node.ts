@@ -69,6 +69,18 @@ const OWNED_CONNECTION_OPTIONS: RedisOptions = {
   retryStrategy: (attempt: number) => Math.min(attempt * 20, 500),
 };
 
+/** The connection options a lock thread may copy from a client to open its own connection. */
+const PORTABLE_OPTIONS = ['host', 'port', 'path', 'username', 'password', 'db', 'tls', 'family', 'connectTimeout'] as const;
+
+/** `value` if it can be posted to a worker thread (no functions, no class instances), else undefined. */
+function portable<T>(value: T): T | undefined {
+  try {
+    return structuredClone(value);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Keys per SCAN step, and counters per copy script. */
 const SCAN_COUNT = 1_000;
 
@@ -161,6 +173,8 @@ export class RedisNode implements LockNode {
   readonly #reported = new Set<string>();
   /** Bumped on every close: an identity learned on an older connection is ignored. */
   #epoch = 0;
+  /** What the node was made from (a URL or options), for {@link RedisNode.describe}. */
+  readonly #input: NodeInput;
   #identifying = false;
 
   constructor(
@@ -170,6 +184,7 @@ export class RedisNode implements LockNode {
     onError?: (node: RedisNode, operation: string, error: Error) => void,
   ) {
     this.#clock = clock;
+    this.#input = input;
     if (onError !== undefined) this.#listeners.add((operation, error) => onError(this, operation, error));
     if (isClient(input)) {
       this.client = input;
@@ -226,6 +241,22 @@ export class RedisNode implements LockNode {
         for (const settle of [...this.#pending]) settle(error);
       }
     });
+  }
+
+  /**
+   * How another thread (the lock thread) connects to the same server: the URL or options this node
+   * was made from, or the address and credentials of the client it was given. `undefined` for a
+   * Cluster, and for options that cannot leave this thread (functions, class instances).
+   */
+  describe(): string | RedisOptions | undefined {
+    if (this.isCluster) return undefined;
+    const input = this.#input;
+    if (typeof input === 'string') return input;
+    if (this.owned) return portable(input as RedisOptions);
+    const options = (this.client as Redis).options as Record<string, unknown>;
+    const picked: Record<string, unknown> = {};
+    for (const key of PORTABLE_OPTIONS) if (options[key] !== undefined) picked[key] = options[key];
+    return portable(picked as RedisOptions);
   }
 
   /**

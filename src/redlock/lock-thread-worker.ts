@@ -1,0 +1,146 @@
+/**
+ * The lock thread's entry (see lock-thread.ts): keeps the locks the main thread hands over, with
+ * a Redlock of its own per node set (its own connections) on the process-wide monotonic clock.
+ * Each lock is a Lock with the grant's owner, token and renewal options, whose validity lives in
+ * memory the main thread reads. Renewals are refused once the main thread's heartbeat is older
+ * than the lock's `lockThreadMaxBlockMs`.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Clock } from '../clock.js';
+import type { LockLostError } from '../errors.js';
+import type { Lock, ValidityCell } from './lock.js';
+import { type FromThread, hrNowMs, LOST_CODES, type NodeDescription, postError, type ToThread } from './lock-thread.js';
+import { Redlock } from './redlock.js';
+import type { RedlockSettings } from './redlock-options.js';
+
+const port = parentPort;
+if (port === null) throw new Error('lock-thread-worker.ts runs as a worker thread');
+const heartbeat = new BigInt64Array((workerData as { heartbeat: SharedArrayBuffer }).heartbeat);
+
+const clock: Clock = {
+  now: hrNowMs,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  wallNow: () => Date.now(),
+  random: () => Math.random(),
+};
+
+/** The thread writes the cell the main thread reads (µs on the hr clock). */
+class SharedCell implements ValidityCell {
+  readonly #view: BigInt64Array;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.#view = new BigInt64Array(buffer);
+  }
+
+  get until(): number {
+    return Number(Atomics.load(this.#view, 0)) / 1_000;
+  }
+
+  set until(ms: number) {
+    Atomics.store(this.#view, 0, BigInt(Math.floor(ms * 1_000)));
+  }
+
+  get deadline(): number {
+    return Number(Atomics.load(this.#view, 1)) / 1_000;
+  }
+
+  set deadline(ms: number) {
+    Atomics.store(this.#view, 1, BigInt(Math.floor(ms * 1_000)));
+  }
+
+  readonly lost = undefined;
+
+  /** Tells the main thread (which reads this before any message) that the lock is lost. */
+  fail(error: LockLostError): void {
+    Atomics.store(this.#view, 2, BigInt(Math.max(1, LOST_CODES.indexOf(error.reason))));
+  }
+}
+
+const redlocks = new Map<string, Redlock>();
+const locks = new Map<number, { readonly lock: Lock; readonly cell: SharedCell; readonly maxBlockMs: number }>();
+const blockLimits = new WeakMap<Lock, number>();
+
+/** Why the lock may not be renewed now: the main thread's event loop has not turned for too long. */
+function gate(lock: Lock): string | undefined {
+  const limit = blockLimits.get(lock);
+  if (limit === undefined) return undefined;
+  const silent = hrNowMs() - Number(Atomics.load(heartbeat, 0)) / 1_000;
+  if (silent <= limit) return undefined;
+  return `the process's event loop has not turned for ${Math.round(silent)} ms (more than lockThreadMaxBlockMs, ${limit} ms): renewal stopped`;
+}
+
+function redlockFor(message: { readonly nodes: readonly NodeDescription[]; readonly settings: RedlockSettings }): Redlock {
+  const key = JSON.stringify([message.nodes, message.settings.prefix, message.settings.nodeTimeout, message.settings.driftFactor]);
+  let redlock = redlocks.get(key);
+  if (redlock === undefined) {
+    redlock = new Redlock(message.nodes, { ...message.settings, useDedicatedLockThread: false, autoRepair: false, clock });
+    redlock.renewalGate = gate;
+    redlocks.set(key, redlock);
+  }
+  return redlock;
+}
+
+const post = (message: FromThread): void => port.postMessage(message);
+
+function adopt(message: Extract<ToThread, { op: 'adopt' }>): void {
+  const cell = new SharedCell(message.cell);
+  const lock = redlockFor(message).adopt(message.resources, message.owner, BigInt(message.token), message.ttl, message.validity, message.settings, cell);
+  blockLimits.set(lock, message.settings.lockThreadMaxBlockMs);
+  locks.set(message.id, { lock, cell, maxBlockMs: message.settings.lockThreadMaxBlockMs });
+  const ended = (): void => {
+    const reason = lock.signal.reason as LockLostError;
+    if (!locks.has(message.id)) return; // released or abandoned by the main thread
+    // Kept for the main thread's release (which clears what is left on the nodes) until its
+    // lease is surely over.
+    cell.fail(reason);
+    setTimeout(() => locks.delete(message.id), message.ttl + 1_000).unref();
+    post({ op: 'lost', id: message.id, error: postError(reason) });
+  };
+  if (lock.signal.aborted) ended();
+  else lock.signal.addEventListener('abort', ended, { once: true });
+}
+
+port.on('message', (message: ToThread) => {
+  if (message.op === 'adopt') {
+    adopt(message);
+    return;
+  }
+  if (message.op === 'prepare') {
+    // Connected (and the scripts loaded) before the first lock arrives, so its first renewal is
+    // as fast as the main thread's would be. A node that does not answer is not waited for.
+    const { req } = message;
+    redlockFor(message)
+      .holder('__redfence_lock_thread__')
+      .then(
+        () => post({ op: 'reply', req }),
+        () => post({ op: 'reply', req }),
+      );
+    return;
+  }
+  const held = locks.get(message.id);
+  if (message.op === 'abandon') {
+    locks.delete(message.id);
+    held?.lock.abandon();
+    return;
+  }
+  const { req } = message;
+  if (held === undefined) {
+    // Lost, and its lease long over: nothing to release; nothing to extend.
+    if (message.op === 'release') post({ op: 'reply', req });
+    else post({ op: 'reply', req, error: { name: 'LockLostError', message: 'the lock thread no longer holds this lock', reason: 'extendFailed' } });
+    return;
+  }
+  if (message.op === 'release') {
+    locks.delete(message.id);
+    held.lock.release().then(
+      () => post({ op: 'reply', req }),
+      (error: unknown) => post({ op: 'reply', req, error: postError(error) }),
+    );
+    return;
+  }
+  held.lock.extend(message.ttl).then(
+    () => post({ op: 'reply', req, value: { until: held.cell.until, deadline: held.cell.deadline } }),
+    (error: unknown) => post({ op: 'reply', req, error: postError(error) }),
+  );
+});
