@@ -65,6 +65,17 @@ export interface LeaderReport {
   readonly terms: number;
 }
 
+/** How far before the logged end of a pause the SIGCONT may lie (the runner logs it after sending the signal). */
+const RESUME_SLACK_NS = 50_000_000n;
+
+/**
+ * From when on a paused process's store ops are post-SIGCONT: the resume is logged just after the
+ * signal, and the process may act in between; nothing it sent before SIGSTOP arrives 2 s late.
+ */
+export function resumedBy(p: LeaderFault): bigint {
+  return p.to === undefined ? p.from : p.to - RESUME_SLACK_NS > p.from ? p.to - RESUME_SLACK_NS : p.from;
+}
+
 const isAction = (e: HistoryEvent): boolean => (e.op === 'read' || e.op === 'write') && e.phase === 'invoke';
 const ms = (ns: bigint): string => `${(Number(ns) / 1e6).toFixed(1)} ms`;
 
@@ -115,11 +126,12 @@ export function checkLeader(input: LeaderInput): LeaderReport {
   for (const p of input.pauses ?? []) {
     if (p.to === undefined) continue;
     const held = termsBefore(p.proc, p.from);
+    const resumed = resumedBy(p);
     for (const e of log) {
-      if (e.proc !== p.proc || !e.accepted || e.t <= p.to || !held.has(e.token)) continue;
+      if (e.proc !== p.proc || !e.accepted || e.t <= resumed || !held.has(e.token)) continue;
       out.push({
         kind: 'paused-leader-accepted', term: e.token, procs: [p.proc], t: e.t,
-        message: `#${e.seq} ${e.op} of term ${e.token} by ${p.proc}, paused while it led, accepted ${ms(e.t - p.to)} after SIGCONT`,
+        message: `#${e.seq} ${e.op} of term ${e.token} by ${p.proc}, paused while it led, accepted after SIGCONT (${ms(e.t - p.to)} after the resume was logged)`,
       });
     }
   }

@@ -10,7 +10,7 @@
  * reading `isLeader` (the usual unsafe pattern), and the store does not check the term.
  */
 import type { Finding } from '../checkers/check-history.js';
-import { checkLeader, type LeaderFault } from '../checkers/leader.js';
+import { checkLeader, type LeaderFault, resumedBy } from '../checkers/leader.js';
 import type { ClientEvent } from '../client-processes.js';
 import type { ElectionClientConfig } from '../client-config.js';
 import type { StoreEntry } from '../fenced-store.js';
@@ -180,7 +180,7 @@ function afterSigcont(run: ScenarioRun): void {
   const parts: string[] = [];
   for (const w of run.windows.filter((x) => x.nemesis === 'pause-client' && x.end !== undefined)) {
     const proc = targetOf(w);
-    const end = w.end ?? 0n;
+    const end = resumedBy({ proc, from: w.applied, to: w.end });
     const term = elected.filter((e) => e.proc === proc && e.t <= w.start).at(-1)?.token;
     const mine = (e: { proc: string; token?: bigint; t: bigint }): boolean => e.proc === proc && e.token === term && e.t > end;
     const sent = run.events.filter((e) => mine(e) && (e.op === 'read' || e.op === 'write') && e.phase === 'invoke').length;
