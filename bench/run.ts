@@ -32,14 +32,14 @@ import { runS0 } from './s0-cold-start.js';
 import { runS1 } from './s1-latency.js';
 import { runS2 } from './s2-throughput.js';
 import { runS3 } from './s3-contention.js';
+import { runS5Election } from './s5-election.js';
 import { runS5 } from './s5-failover.js';
 import type { ScenarioContext } from './scenario-context.js';
 
-const SCENARIOS: Record<ScenarioId, (ctx: ScenarioContext) => Promise<Table[]>> = { S0: runS0, S1: runS1, S2: runS2, S3: runS3, S5: runS5 };
-const NOT_RUN = [
-  'S4 queue (redfence Queue vs BullMQ): redfence has no queue yet.',
-  'S5 leader failover: redfence has no leader election yet (only the lock-holder half of S5 runs).',
-];
+/** S5: the lock-holder half (every implementation), then the leader-election half (redfence only). */
+const runS5Both = async (ctx: ScenarioContext): Promise<Table[]> => [...(await runS5(ctx)), ...(await runS5Election(ctx))];
+const SCENARIOS: Record<ScenarioId, (ctx: ScenarioContext) => Promise<Table[]>> = { S0: runS0, S1: runS1, S2: runS2, S3: runS3, S5: runS5Both };
+const NOT_RUN = ['S4 queue (redfence Queue vs BullMQ): redfence has no queue yet.'];
 
 const { values } = parseArgs({
   options: {
@@ -51,8 +51,24 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'redfence-from': { type: 'string', default: 'build' },
     base: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help === true) {
+  process.stdout.write(
+    [
+      'usage: npm run bench -- [--scenario S1,S3] [--reps 3] [--quick] [--only raw,redfence] [--docs]',
+      '                        [--out file.json] [--redfence-from build|src] [--base <dist/index.js>]',
+      '  --scenario   S0 cold start, S1 latency, S2 throughput, S3 contention, S5 failover (lock holder and leader election)',
+      '               e.g. npm run bench -- --scenario S5 --only redfence',
+      '  --reps       repetitions (1–20, default 3)      --quick   short durations for a smoke check',
+      `  --only       implementations besides the raw floor: ${implementations.map((i) => i.id).join(', ')}`,
+      '  --docs       also rewrite docs/benchmarks.md and its chart from this run',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
 const redfenceFrom = values['redfence-from'] as RedfenceSource;
 if (redfenceFrom !== 'build' && redfenceFrom !== 'src') throw new Error(`--redfence-from takes build or src, got ${String(redfenceFrom)}`);
 

@@ -48,7 +48,7 @@ function startHolder(args: object, timeoutMs: number): Holder {
  * library's defaults (a waiter whose library gives up simply calls acquire again); the holder is
  * SIGKILLed and we measure how long until each next holder is granted. Repetitions run side by
  * side (one holder process per repetition, all killed at the same instant), so the 30 s are paid
- * once. The leader half of S5 needs a leader election, which redfence does not have yet.
+ * once. The leader half of S5 (redfence's LeaderElection) is bench/s5-election.ts.
  */
 export async function runS5(ctx: ScenarioContext): Promise<Table[]> {
   const ttl = ctx.quick ? 3_000 : 30_000;

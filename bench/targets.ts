@@ -29,6 +29,9 @@ const TARGETS: readonly Target[] = [
   { metric: 'S3 defaults requests per acquisition (commands sent; a script counts once)', target: '≤ 15', scenario: 'S3', group: 'defaults', key: 'requestsPerAcq', ratio: false, ok: (v) => v <= 15, digits: 1, higherIsBetter: false },
   { metric: 'S3 defaults Redis calls per acquisition (calls inside scripts included)', target: '≤ 15', scenario: 'S3', group: 'defaults', key: 'callsPerAcq', ratio: false, ok: (v) => v <= 15, digits: 1, higherIsBetter: false },
   { metric: 'S5 next holder after SIGKILL, s (keepAlive 1 s)', target: '≤ 2', scenario: 'S5', group: 'N=5', key: 'takeoverS', ratio: false, ok: (v) => v <= 2, digits: 2, higherIsBetter: false, impl: 'redfence-keepalive' },
+  { metric: 'S5 election: next leader after SIGKILL, s (ttl 3 s, renewInterval 0.5 s)', target: '≤ ttl + renewInterval = 3.5', scenario: 'S5', group: 'election', key: 'failoverS', ratio: false, ok: (v) => v <= 3.5, digits: 2, higherIsBetter: false },
+  { metric: 'S5 election: next leader after SIGKILL, s (ttl 30 s, keepAlive 1 s)', target: '≤ 2', scenario: 'S5', group: 'election', key: 'failoverS', ratio: false, ok: (v) => v <= 2, digits: 2, higherIsBetter: false, impl: 'redfence-keepalive' },
+  { metric: 'S5 election: resign hand-over (stop() → next leader), ms', target: '≤ 50', scenario: 'S5', group: 'election-resign', key: 'handoverMs', ratio: false, ok: (v) => v <= 50, digits: 1, higherIsBetter: false },
 ];
 
 function find(result: BenchResult, scenario: string, group: string): Table | undefined {

@@ -27,6 +27,28 @@ export interface VictimConfig {
   readonly releaseOnGo?: boolean;
 }
 
+/**
+ * A leader-election candidate (S17): the process runs election-client.ts instead of the lock
+ * workload — one LeaderElection (`start()`), and while it leads a fenced increment of `resource`
+ * every `actEveryMs`, with the term as the token.
+ */
+export interface ElectionClientConfig {
+  /** The election's name (every candidate the same). */
+  readonly name: string;
+  /** The store resource the leader acts on. */
+  readonly resource: string;
+  readonly ttl: number;
+  readonly renewInterval: number;
+  readonly renewDeadline?: number;
+  readonly keepAlive?: number;
+  readonly actEveryMs: number;
+  /**
+   * Negative control: act from the `'leader'` event until the `'follower'` event (a timer, the usual
+   * unsafe pattern) without reading `isLeader` before each action.
+   */
+  readonly naive: boolean;
+}
+
 export interface ClientConfig {
   readonly proc: string;
   /** Logical clients in this process (each with its own Redlock and connections). */
@@ -70,6 +92,8 @@ export interface ClientConfig {
    */
   readonly wallClockOffsetMs: number;
   readonly victim?: VictimConfig;
+  /** Run as a leader-election candidate (election-client.ts) instead of the lock workload. */
+  readonly election?: ElectionClientConfig;
   /**
    * Test-only switches of src/unsafe.ts this process turns on before it creates its Redlocks
    * (negative controls of issue 9: the old, unsafe behaviour back).

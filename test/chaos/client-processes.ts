@@ -1,5 +1,5 @@
 /**
- * The client processes of a scenario (chaos-client.ts): spawns them with their configs, reads the
+ * The client processes of a scenario (chaos-client.ts, or election-client.ts for candidates): spawns them with their configs, reads the
  * JSON lines they print, pauses (SIGSTOP, verified in /proc), resumes and kills them, and stops
  * them all at the end — gracefully through stdin, then SIGKILL after a grace period. Only pids
  * spawned here are ever signalled; a process-exit hook kills any that are left.
@@ -15,6 +15,8 @@ import { hrNow } from './history.js';
 import type { NemesisLog } from './nemesis-log.js';
 
 const CLIENT = fileURLToPath(new URL('./chaos-client.ts', import.meta.url));
+/** Leader-election candidates (S17): configs with `election`. */
+const CANDIDATE = fileURLToPath(new URL('./election-client.ts', import.meta.url));
 
 /** A line a client printed, parsed, with the process name. */
 export interface ClientEvent {
@@ -65,7 +67,7 @@ export class ClientProcesses {
   async spawn(config: ClientConfig, env: Readonly<Record<string, string>> = {}, readyTimeoutMs = 30_000): Promise<ClientProcess> {
     const configFile = join(this.#dir, `client-${config.proc}.json`);
     writeFileSync(configFile, JSON.stringify(config, null, 1));
-    const child = spawn(process.execPath, ['--import', 'tsx', CLIENT, configFile], {
+    const child = spawn(process.execPath, ['--import', 'tsx', config.election === undefined ? CLIENT : CANDIDATE, configFile], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });

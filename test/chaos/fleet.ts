@@ -54,7 +54,7 @@ const PROBE_MS = 150;
 export class Fleet implements AsyncDisposable {
   readonly cluster: LocalCluster;
   readonly size: number;
-  readonly procs: readonly string[];
+  #procs: string[];
   readonly prefix: string;
   readonly #nemesis: NemesisLog;
   readonly #toxiproxy: ToxiproxyHandle;
@@ -64,17 +64,20 @@ export class Fleet implements AsyncDisposable {
   readonly #pausedNodes = new Map<number, number>();
   readonly #crashedNodes = new Map<number, number>();
   #stopped = false;
+  readonly #tag: string;
 
   private constructor(
     cluster: LocalCluster,
     toxiproxy: ToxiproxyHandle,
     proxies: Map<string, ProxyState>,
     clocks: readonly (NodeClock | undefined)[],
+    tag: string,
     options: FleetOptions,
   ) {
+    this.#tag = tag;
     this.cluster = cluster;
     this.size = cluster.nodes.length;
-    this.procs = options.procs;
+    this.#procs = [...options.procs];
     this.prefix = options.prefix;
     this.#nemesis = options.nemesis;
     this.#toxiproxy = toxiproxy;
@@ -97,23 +100,25 @@ export class Fleet implements AsyncDisposable {
       toxiproxy = await toxiproxyClient();
       const tag = Math.random().toString(36).slice(2, 7);
       const proxies = new Map<string, ProxyState>();
-      for (const proc of options.procs) {
-        for (const [i, node] of cluster.nodes.entries()) {
-          const proxy = await toxiproxy.client.createProxy({
-            name: `chaos-${tag}-${proc}-n${i}`,
-            listen: listenAddress(0),
-            upstream: upstreamAddress(node.port),
-            enabled: true,
-          });
-          proxies.set(linkName({ proc, node: i }), { proxy, endpoint: proxyEndpoint(proxy), toxics: new Map(), disabledBy: new Set() });
-        }
-      }
-      return new Fleet(cluster, toxiproxy, proxies, clocks, options);
+      await createProxies(toxiproxy, cluster, tag, options.procs, proxies);
+      return new Fleet(cluster, toxiproxy, proxies, clocks, tag, options);
     } catch (error) {
       await toxiproxy?.close();
       await cluster.stop();
       throw error;
     }
+  }
+
+  /** The client process names that have proxies. */
+  get procs(): readonly string[] {
+    return this.#procs;
+  }
+
+  /** Proxies to every node for more client processes (started mid-run: a restarted candidate, S17). */
+  async addProcs(names: readonly string[]): Promise<void> {
+    const fresh = names.filter((n) => !this.#procs.includes(n));
+    await createProxies(this.#toxiproxy, this.cluster, this.#tag, fresh, this.#proxies);
+    this.#procs.push(...fresh);
   }
 
   /** The proxy endpoints of `proc`, by node index: what that client process connects to. */
@@ -409,6 +414,21 @@ export class Fleet implements AsyncDisposable {
 }
 
 const linkName = (link: Link): string => `${link.proc}:n${link.node}`;
+
+/** One proxy per (process, node), added to `into`. */
+async function createProxies(toxiproxy: ToxiproxyHandle, cluster: LocalCluster, tag: string, procs: readonly string[], into: Map<string, ProxyState>): Promise<void> {
+  for (const proc of procs) {
+    for (const [i, node] of cluster.nodes.entries()) {
+      const proxy = await toxiproxy.client.createProxy({
+        name: `chaos-${tag}-${proc}-n${i}`,
+        listen: listenAddress(0),
+        upstream: upstreamAddress(node.port),
+        enabled: true,
+      });
+      into.set(linkName({ proc, node: i }), { proxy, endpoint: proxyEndpoint(proxy), toxics: new Map(), disabledBy: new Set() });
+    }
+  }
+}
 
 /** `p0→n3,n4; p1→n3,n4` */
 function describe(links: readonly Link[]): string {

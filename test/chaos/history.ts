@@ -6,11 +6,15 @@
  * Ops: `acquire`, `extend`, `release` (the lock), `read`, `write` (fenced store ops, a `write`
  * completes the read-modify-write increment begun by the `read` named in `readOpId`), `lost`
  * (the library signalled the lock lost), `abandon` (the client stopped a critical section because
- * its validity ran out).
+ * its validity ran out). Leader election (S17, election-client.ts): `elected` (the candidate's
+ * `'leader'` event; `token` = the term, `grantId` names the term), `follower` (its `'follower'`
+ * event; `err` = the reason), `observed` (a `'leaderChanged'` event: `candidate`/`token` = who it
+ * saw lead, none = vacant); a leader's actions are fenced `read`/`write` increments with the term
+ * as the token and the term's `grantId`.
  */
 import { readFileSync } from 'node:fs';
 
-export type Op = 'acquire' | 'extend' | 'release' | 'read' | 'write' | 'lost' | 'abandon';
+export type Op = 'acquire' | 'extend' | 'release' | 'read' | 'write' | 'lost' | 'abandon' | 'elected' | 'follower' | 'observed';
 export type Phase = 'invoke' | 'ok' | 'fail' | 'info';
 
 export interface HistoryEvent {
@@ -38,6 +42,10 @@ export interface HistoryEvent {
   readonly opId?: string;
   /** For a `write`: the `read` whose value it incremented. */
   readonly readOpId?: string;
+  /** Election: the candidate's id (`elected`, `follower`), or the leader a candidate saw (`observed`). */
+  readonly candidate?: string;
+  /** Election: what `election.isLeader` said when the candidate invoked this action. */
+  readonly leader?: boolean;
 }
 
 const BIGINT_FIELDS = ['t', 'token', 'validityEnd'] as const;

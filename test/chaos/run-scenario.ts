@@ -18,7 +18,7 @@ import { FencedStore, type StoreEntry } from './fenced-store.js';
 import { Fleet } from './fleet.js';
 import { hrNow, readHistory, toJsonLine } from './history.js';
 import { type FaultWindow, NemesisLog } from './nemesis-log.js';
-import type { Scenario, ScenarioContext } from './scenario.js';
+import type { ProcSpec, Scenario, ScenarioContext } from './scenario.js';
 
 export interface RunScenarioOptions {
   readonly seed: number;
@@ -107,23 +107,24 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
     const procs = new ClientProcesses(nemesis, dir);
     clients = procs;
     cleanups.push(() => procs.stopAll(3_000));
-    await Promise.all(
-      s.procs.map((spec, i) => {
-        const config: ClientConfig = {
-          ...clientDefaults, keyPrefix, ...s.common, ...spec.overrides,
-          proc: spec.name, nodes: fleet.endpoints(spec.name), prefix: KEY_PREFIX, storeUrl: store?.url ?? '',
-          historyFile: join(dir, `history-${spec.name}.jsonl`), seed: seed * 100 + i,
-          maxRunMs: warmupMs + s.durationMs + recoveryMs + 30_000,
-        };
-        let env: Record<string, string> = {};
-        if (spec.shimClock && options.shim) {
-          const clock = options.shim.createNodeClock(join(dir, `clock-${spec.name}`));
-          procClocks.set(spec.name, clock);
-          env = { ...clock.env };
-        }
-        return procs.spawn(config, env);
-      }),
-    );
+    let spawned = 0;
+    const spawnProc = (spec: ProcSpec): Promise<unknown> => {
+      const i = spawned++;
+      const config: ClientConfig = {
+        ...clientDefaults, keyPrefix, ...s.common, ...spec.overrides,
+        proc: spec.name, nodes: fleet.endpoints(spec.name), prefix: KEY_PREFIX, storeUrl: store?.url ?? '',
+        historyFile: join(dir, `history-${spec.name}.jsonl`), seed: seed * 100 + i,
+        maxRunMs: warmupMs + s.durationMs + recoveryMs + 30_000,
+      };
+      let env: Record<string, string> = {};
+      if (spec.shimClock && options.shim) {
+        const clock = options.shim.createNodeClock(join(dir, `clock-${spec.name}`));
+        procClocks.set(spec.name, clock);
+        env = { ...clock.env };
+      }
+      return procs.spawn(config, env);
+    };
+    await Promise.all(s.procs.map((spec) => spawnProc(spec)));
 
     t0 = hrNow();
     const ctx: ScenarioContext = {
@@ -138,6 +139,12 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
         const e = await procs.waitFor(name, (ev) => ev.ev === 'stats', 3_000, controller.signal);
         const hr = BigInt(String(e['hr']));
         return Number(e['wall']) - (Date.now() - Number(hrNow() - hr) / 1e6);
+      },
+      spawn: async (spec) => {
+        if (spec.shimClock) throw new Error('a process started mid-run cannot have a shim clock');
+        if (procs.procs.has(spec.name)) throw new Error(`process ${spec.name} exists already`);
+        await fleet.addProcs([spec.name]);
+        await spawnProc(spec);
       },
     };
     progress = setInterval(() => {
@@ -179,12 +186,13 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
   const storeLog = store?.log ?? [];
   const common = checkHistory({ events, deaths: procs?.deaths() ?? new Map(), storeLog, finalValues: store?.values ?? new Map() });
   const windows = nemesis.windows();
-  const check = s.findings === undefined ? common : withFindings(common, s.findings({ events, claims: common.claims, windows, metrics, ttl, healT }));
+  const check = s.findings === undefined ? common : withFindings(common, s.findings({ events, claims: common.claims, windows, metrics, ttl, healT, storeLog }));
   const overlaps = check.findings.filter((f) => f.cls === 'ME').map((f) => Number(f.to - f.from) / 1e6);
   if (overlaps.length > 0) metrics['maxOverlapMs'] = Math.max(...overlaps).toFixed(1);
   const claimLeft = check.findings.map((f) => Number(f.earlierLeftNs ?? 0n) / 1e6).filter((x) => x > 0);
   if (claimLeft.length > 0) metrics['maxEarlierClaimLeftMs'] = Math.max(...claimLeft).toFixed(1);
-  const grants = check.claims.length;
+  // Terms won in an election (S17) are grants of its seat.
+  const grants = check.claims.length + events.filter((e) => e.op === 'elected' && e.phase === 'ok').length;
   const staleOps = storeLog.filter((e) => e.token < e.maxBefore);
   problems.push(
     ...checkVacuity({
@@ -201,7 +209,7 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
     if (!expected && n > 0 && !(s.tolerated ?? []).includes(cls)) problems.push(`${n} unexpected ${cls} violation(s): ${check.findings.find((f) => f.cls === cls)?.message ?? ''}`);
   }
   if (s.live !== undefined && !problems.some((p) => p.startsWith('ERROR'))) {
-    problems.push(...s.live({ events, check, windows, metrics, ttl, healT, t0 }));
+    problems.push(...s.live({ events, check, windows, metrics, ttl, healT, t0, storeLog }));
   }
   const result: ScenarioResult = {
     scenario: s, seed, grants, faults: { total: windows.length, effective: nemesis.effectiveCount() }, counts: check.counts,

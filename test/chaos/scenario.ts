@@ -9,7 +9,7 @@ import type { GrantClaim } from './grant-claims.js';
 import type { ClientOverrides } from './client-config.js';
 import type { ClientProcesses } from './client-processes.js';
 import type { NodeClock } from './clock.js';
-import type { FencedStore } from './fenced-store.js';
+import type { FencedStore, StoreEntry } from './fenced-store.js';
 import type { Fleet } from './fleet.js';
 import type { HistoryEvent } from './history.js';
 import type { FaultWindow, NemesisLog } from './nemesis-log.js';
@@ -43,6 +43,11 @@ export interface ScenarioContext {
   procClock(name: string): NodeClock;
   /** The wall clock a client process reports, minus ours, ms (waits for its next `stats` line). */
   clientWallSkew(name: string): Promise<number>;
+  /**
+   * Starts one more client process while the scenario runs (a fresh process replacing a killed
+   * one, S17): its own proxies to every node, the scenario's common overrides, then its own.
+   */
+  spawn(spec: ProcSpec): Promise<void>;
 }
 
 /** What a scenario's own checkers get (before the expected classes are compared). */
@@ -53,6 +58,8 @@ export interface FindingsInput {
   readonly metrics: Record<string, number | string>;
   readonly ttl: number;
   readonly healT: bigint;
+  /** The fenced store's serial log. */
+  readonly storeLog: readonly StoreEntry[];
 }
 
 /** What LIVE checks get after the run. */
@@ -65,6 +72,8 @@ export interface ScenarioRun {
   /** When the nemesis finished and everything was healed (ns). */
   readonly healT: bigint;
   readonly t0: bigint;
+  /** The fenced store's serial log. */
+  readonly storeLog: readonly StoreEntry[];
 }
 
 export interface Scenario {

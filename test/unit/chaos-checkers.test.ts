@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { checkHistory } from '../chaos/checkers/check-history.js';
 import { checkDiscipline } from '../chaos/checkers/discipline.js';
 import { checkFence, type GrantFacts } from '../chaos/checkers/fence.js';
+import { checkLeader, type LeaderInput } from '../chaos/checkers/leader.js';
 import { checkMutualExclusion, type Claim } from '../chaos/checkers/mutual-exclusion.js';
 import { checkRmw } from '../chaos/checkers/rmw.js';
 import { checkVacuity } from '../chaos/checkers/vacuity.js';
@@ -222,5 +223,94 @@ describe('the fenced store', () => {
     const r = checkHistory({ events, storeLog: store.log, finalValues: store.values });
     assert.ok(r.counts.FENCE >= 1, 'stale write accepted');
     assert.ok(r.counts.RMW >= 1, 'lost update');
+  });
+});
+
+describe('LEADER (leader election, S17)', () => {
+  /** A candidate elected for `term` at `t` ms. */
+  const elected = (proc: string, term: number, t: number, candidate = `${proc}-id`): HistoryEvent =>
+    ({ proc, client: `${proc}/0`, op: 'elected', phase: 'ok', key: 'L', t: BigInt(t) * MS, token: BigInt(term), grantId: `${proc}/t${term}`, candidate });
+  /** An action (a read) of `term` invoked at `t` ms, with what isLeader said. */
+  const act = (proc: string, term: number, t: number, leader = true): HistoryEvent =>
+    ({ proc, client: `${proc}/0`, op: 'read', phase: 'invoke', key: 'L', t: BigInt(t) * MS, token: BigInt(term), grantId: `${proc}/t${term}`, opId: `${proc}/${t}`, leader });
+  const follower = (proc: string, term: number, t: number): HistoryEvent =>
+    ({ proc, client: `${proc}/0`, op: 'follower', phase: 'info', key: 'L', t: BigInt(t) * MS, token: BigInt(term), err: 'renewDeadline' });
+  const observed = (proc: string, term: number, t: number, candidate: string): HistoryEvent =>
+    ({ proc, client: `${proc}/0`, op: 'observed', phase: 'info', key: 'L', t: BigInt(t) * MS, token: BigInt(term), candidate });
+  /** A store entry of the election's resource handled at `t` ms. */
+  let n = 0;
+  const done = (proc: string, term: number, t: number, accepted: boolean): StoreEntry => {
+    n += 1;
+    return {
+      seq: n, t: BigInt(t) * MS, op: 'read', resource: 'L', token: BigInt(term), grantId: `${proc}/t${term}`, opId: `${proc}/${n}`, proc, client: `${proc}/0`,
+      accepted, maxBefore: 0n, value: 0,
+    };
+  };
+  const kinds = (input: Partial<LeaderInput>): string[] =>
+    checkLeader({ events: [], storeLog: [], resource: 'L', ttl: 1_000, ...input }).violations.map((v) => v.kind);
+
+  // A clean run: a leads term 10, is paused 100–2600 ms (does not act after SIGCONT), b takes over
+  // with term 20, and the paused a's one late action is rejected; c, cut at 3000 ms, stops in time.
+  const events = [
+    elected('a', 10, 0), act('a', 10, 50), act('a', 10, 90),
+    elected('b', 20, 1_200), act('b', 20, 1_250), observed('c', 20, 1_260, 'b-id'),
+    follower('a', 10, 2_601), elected('c', 30, 2_800), act('c', 30, 2_850), act('c', 30, 3_600),
+  ];
+  const pauses = [{ proc: 'a', from: 100n * MS, to: 2_600n * MS }];
+  const isolations = [{ proc: 'c', from: 3_000n * MS, to: 6_000n * MS }];
+  const clean = (): StoreEntry[] => {
+    n = 0;
+    return [done('a', 10, 51, true), done('a', 10, 91, true), done('b', 20, 1_251, true), done('a', 10, 2_602, false), done('c', 30, 2_851, true), done('c', 30, 3_601, true)];
+  };
+
+  test('passes a clean election history, and counts accepted and rejected actions', () => {
+    const report = checkLeader({ events, storeLog: clean(), resource: 'L', pauses, isolations, ttl: 1_000 });
+    assert.deepEqual(report.violations, []);
+    assert.deepEqual([report.accepted, report.rejected, report.terms], [5, 1, 3]);
+  });
+
+  test('fires when an older term is accepted after a newer term acted (store fencing off)', () => {
+    n = 0;
+    const log = [done('a', 10, 51, true), done('b', 20, 1_251, true), done('a', 10, 1_300, true)];
+    assert.deepEqual(kinds({ events, storeLog: log }), ['stale-term-accepted']);
+  });
+
+  test('fires when one term has two candidates (elected twice, or acted by another process)', () => {
+    assert.deepEqual(kinds({ events: [elected('a', 10, 0), elected('b', 10, 5)] }), ['two-candidates']);
+    assert.deepEqual(kinds({ events: [elected('a', 10, 0), elected('a', 10, 5, 'another-id')] }), ['two-candidates']);
+    n = 0;
+    assert.deepEqual(kinds({ events: [elected('a', 10, 0)], storeLog: [done('a', 10, 1, true), done('b', 10, 2, true)] }), ['two-candidates']);
+  });
+
+  test('fires when the paused leader acts after SIGCONT and is accepted', () => {
+    n = 0;
+    const log = [done('a', 10, 51, true), done('a', 10, 2_610, true)];
+    assert.deepEqual(kinds({ events: [elected('a', 10, 0)], storeLog: log, pauses }), ['paused-leader-accepted']);
+    // The same late action rejected by the store is fine (that is what fencing is for).
+    n = 0;
+    assert.deepEqual(kinds({ events: [elected('a', 10, 0)], storeLog: [done('b', 20, 1_300, true), done('a', 10, 2_610, false)], pauses }), []);
+  });
+
+  test('fires on an action invoked while isLeader was false, or after the follower event', () => {
+    assert.deepEqual(kinds({ events: [elected('a', 10, 0), act('a', 10, 50, false)] }), ['acted-not-leader']);
+    assert.deepEqual(kinds({ events: [elected('a', 10, 0), follower('a', 10, 40), act('a', 10, 50)] }), ['acted-not-leader']);
+  });
+
+  test('fires when a leader cut from a majority still acts more than a lease after the cut', () => {
+    const history = [elected('c', 30, 2_800), act('c', 30, 3_900), act('c', 30, 4_001)];
+    assert.deepEqual(kinds({ events: history, isolations }), ['acted-past-lease']);
+    assert.deepEqual(kinds({ events: history, isolations, ttl: 1_500 }), []);
+  });
+
+  test('fires when leader() names another candidate than the one elected for that term', () => {
+    assert.deepEqual(kinds({ events: [elected('b', 20, 0), observed('c', 20, 10, 'a-id')] }), ['observed-wrong-leader']);
+    assert.deepEqual(kinds({ events: [elected('b', 20, 0), observed('c', 20, 10, 'b-id')] }), []);
+  });
+
+  test('checkHistory counts a term as a grant of the seat: its actions are no phantom grants', () => {
+    n = 0;
+    const log = [done('a', 10, 51, true)];
+    assert.equal(checkHistory({ events: [elected('a', 10, 0)], storeLog: log, finalValues: new Map() }).counts.FENCE, 0);
+    assert.equal(checkHistory({ events: [], storeLog: log, finalValues: new Map() }).counts.FENCE, 1);
   });
 });

@@ -8,6 +8,9 @@
  *   rule, or has ops of no grant. `RMW`: lost or phantom increments.
  * - `WAIT` (only where a scenario asks for it, checkers/waits.ts): a key stayed free longer than
  *   the documented bound while a live client waited for it.
+ * - `LEADER` (only where a scenario asks for it, checkers/leader.ts): leader election (S17) — terms
+ *   went back at the store, a term had two candidates, a paused leader's action was accepted, a
+ *   candidate acted while not leading.
  */
 import type { StoreEntry } from '../fenced-store.js';
 import { buildGrantClaims, type GrantClaim } from '../grant-claims.js';
@@ -18,7 +21,7 @@ import { checkMutualExclusion } from './mutual-exclusion.js';
 import { type Ack, checkRmw } from './rmw.js';
 import { checkTokens } from './tokens.js';
 
-export const VIOLATION_CLASSES = ['ME', 'ME-pause', 'DISC', 'TOK', 'FENCE', 'RMW', 'WAIT'] as const;
+export const VIOLATION_CLASSES = ['ME', 'ME-pause', 'DISC', 'TOK', 'FENCE', 'RMW', 'WAIT', 'LEADER'] as const;
 export type ViolationClass = (typeof VIOLATION_CLASSES)[number];
 
 /** One finding, flattened for summaries and the HTML report. */
@@ -85,6 +88,10 @@ export function checkHistory(input: CheckInput): CheckResult {
   }
 
   const facts = new Map<string, GrantFacts>(claims.map((c) => [c.grantId, { token: c.token, key: c.key }]));
+  // A leader's term is a grant of the election's seat: its actions carry the term's grant id.
+  for (const e of input.events) {
+    if (e.op === 'elected' && e.phase === 'ok' && e.grantId !== undefined && e.token !== undefined) facts.set(e.grantId, { token: e.token, key: e.key });
+  }
   for (const v of checkFence(input.storeLog, facts)) {
     findings.push({
       cls: 'FENCE', kind: v.kind, key: v.entry.resource, grantIds: [v.entry.grantId], from: v.entry.t, to: v.entry.t,
