@@ -45,7 +45,17 @@ export interface LeaderElectionEvents {
   follower: [reason: FollowerReason, error?: Error];
   /** The leader changed, as this candidate sees it (while started; `null`: the seat is vacant). */
   leaderChanged: [info: LeaderInfo | null];
+  /**
+   * A campaign attempt failed for a reason other than "held" or a node outage (say the nodes refuse
+   * the ttl): `start()` keeps campaigning, backing off up to 30 s, until the Redlock is closed.
+   */
+  campaignError: [error: Error];
 }
+
+const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
+/** The longest wait between failed campaign attempts. */
+const MAX_BACKOFF_MS = 30_000;
 
 /** How many attempts one acquire call of a campaign makes before the next call starts (it never gives up). */
 const CAMPAIGN_RETRIES = 1_000;
@@ -83,8 +93,8 @@ class Term implements Leadership {
     this.#resolveOver(reason);
   }
 
-  resign(): Promise<void> {
-    return this.#end('resigned');
+  async resign(): Promise<void> {
+    await this.#end('resigned');
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -120,6 +130,10 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
   #follower = false;
   /** Waiters for the next local change of leadership (observe()). */
   #changed = new Set<() => void>();
+  /** Aborted by stop(): ends campaign() and runWhileLeader() calls under way too. */
+  #stops = new AbortController();
+  #stopping: Promise<void> | undefined;
+  readonly #onSignal = (): void => void this.stop();
 
   /**
    * @param redlock the Redlock whose nodes hold the seat (every candidate uses the same nodes and prefix).
@@ -144,7 +158,6 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
     this.#redlock = redlock;
     this.#clock = redlock.clock;
     this.#resource = `election:${name}`;
-    this.#settings.signal?.addEventListener('abort', () => void this.stop(), { once: true });
   }
 
   /** This candidate's identity. */
@@ -174,24 +187,42 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
    */
   async start(): Promise<void> {
     this.#settings.signal?.throwIfAborted();
+    if (this.#stopping !== undefined) await this.#stopping;
     if (this.#run !== undefined) return;
     if (this.#campaigning || this.#term !== undefined) {
       throw new InvalidOptionsError('This election is already campaigning with campaign(); start() would compete with it');
     }
     const controller = new AbortController();
     this.#follower = false;
-    const done = Promise.all([this.#loop(controller.signal), this.#watch(controller.signal)]).then(() => undefined);
-    this.#run = { controller, done };
+    this.#settings.signal?.addEventListener('abort', this.#onSignal, { once: true });
+    const run = {
+      controller,
+      done: Promise.all([this.#loop(controller.signal), this.#watch(controller.signal)]).then(() => {
+        // The loop ends only when stopped, or when the Redlock was closed.
+        if (this.#run === run) this.#run = undefined;
+      }),
+    };
+    this.#run = run;
   }
 
   /**
    * Stops campaigning and ends the term, if any: with `releaseOnStop` (the default) the seat is
    * released, so a follower takes it within about one round trip. Resolves when all is done.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop().finally(() => (this.#stopping = undefined));
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
     const run = this.#run;
     this.#run = undefined;
-    run?.controller.abort(new Error('the election was stopped'));
+    this.#settings.signal?.removeEventListener('abort', this.#onSignal);
+    const stops = this.#stops;
+    this.#stops = new AbortController();
+    const stopped = new Error('the election was stopped');
+    run?.controller.abort(stopped);
+    stops.abort(stopped);
     const term = this.#term;
     if (term !== undefined) await this.#stepDown(term, 'stopped', undefined, this.#settings.releaseOnStop);
     await run?.done;
@@ -208,8 +239,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
    */
   async campaign(options: { readonly signal?: AbortSignal } = {}): Promise<Leadership> {
     const own = abortSignal('signal', options?.signal);
-    const signals = [own, this.#settings.signal].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length === 0 ? new AbortController().signal : signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals);
+    const signal = AbortSignal.any([own, this.#settings.signal, this.#stops.signal].filter((s): s is AbortSignal => s !== undefined));
     signal.throwIfAborted();
     if (this.#run !== undefined || this.#campaigning || this.#term !== undefined) {
       throw new InvalidOptionsError('This election is already campaigning or leading (start() or another campaign()); use one at a time');
@@ -256,6 +286,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
   async *observe(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<LeaderInfo | null, void, undefined> {
     const signal = abortSignal('signal', options?.signal);
     let last: string | undefined;
+    let newest = -1n;
     while (signal?.aborted !== true) {
       let info: LeaderInfo | null | undefined;
       try {
@@ -263,9 +294,13 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
       } catch (error) {
         if (!(error instanceof QuorumError)) throw error;
       }
+      if (aborted(signal)) return;
+      // Terms only grow: an older leader read late (a slow node) is not news.
+      if (info != null && info.term < newest) info = undefined;
       const key = info === undefined ? last : info === null ? 'vacant' : String(info.term);
       if (info !== undefined && key !== last) {
         last = key;
+        if (info !== null) newest = info.term;
         yield info;
       }
       if (!(await this.#nextChange(signal))) return;
@@ -276,15 +311,21 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
 
   /** The background campaign of start(): elected, serve the term, campaign again. */
   async #loop(signal: AbortSignal): Promise<void> {
+    let failures = 0;
     while (!signal.aborted) {
       try {
         const term = await this.#elect(signal);
+        failures = 0;
         await term.over;
       } catch (error) {
         if (signal.aborted) return;
-        // Anything but a node outage (the Redlock was closed, a bad option) cannot get better.
-        if (!(error instanceof QuorumError || error instanceof LockExpiredError)) return;
-        await sleep(this.#clock, this.#settings.renewInterval, signal).catch(() => undefined);
+        // Anything else than a node outage — the nodes refuse the ttl, a duplicate node — is
+        // reported and tried again, backing off; only a closed Redlock ends the campaign.
+        failures += 1;
+        this.#emit('campaignError', error instanceof Error ? error : new Error(String(error)));
+        if (this.#redlock.closed) return;
+        const backoff = Math.min(MAX_BACKOFF_MS, this.#settings.renewInterval * 2 ** Math.min(failures - 1, 16));
+        await sleep(this.#clock, backoff, signal).catch(() => undefined);
       }
     }
   }
@@ -293,10 +334,10 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
   async #watch(signal: AbortSignal): Promise<void> {
     try {
       for await (const info of this.observe({ signal })) {
-        this.emit('leaderChanged', info);
+        this.#emit('leaderChanged', info);
         if (info !== null && info.id !== this.id && !this.isLeader && !this.#follower && !signal.aborted) {
           this.#follower = true;
-          this.emit('follower', 'not-elected');
+          this.#emit('follower', 'not-elected');
         }
       }
     } catch {
@@ -378,7 +419,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
     };
     term.noteTimer = this.#clock.setTimeout(renote, this.#settings.renewInterval);
     this.#follower = false;
-    if (term.ended === undefined) this.emit('leader', term);
+    if (term.ended === undefined) this.#emit('leader', term);
     this.#notifyChange();
     return term;
   }
@@ -410,15 +451,30 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
             cause: error,
           }),
     );
-    this.#follower = true;
-    this.emit('follower', reason, ...(error === undefined ? [] : [error]));
-    this.#notifyChange();
+    // The seat is given up before anyone hears of it, so a listener cannot keep it.
     if (!release) term.lock.abandon();
     term.released = release ? term.lock.release() : Promise.resolve();
+    this.#follower = true;
+    this.#emit('follower', reason, ...(error === undefined ? [] : [error]));
+    this.#notifyChange();
     return term.released;
   }
 
   // ---- observing -------------------------------------------------------------------------------
+
+  /**
+   * Emits without letting a listener's exception into the election's own state changes: it is
+   * thrown again on its own (an uncaught exception, as from any event listener).
+   */
+  #emit<E extends keyof LeaderElectionEvents>(event: E, ...args: EventEmitter.ArgumentMap<LeaderElectionEvents>[Extract<E, keyof LeaderElectionEvents>]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
 
   #notifyChange(): void {
     const waiters = [...this.#changed];

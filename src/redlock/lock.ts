@@ -295,10 +295,14 @@ export class Lock implements AsyncDisposable, Disposable {
     };
   }
 
-  /** `refreshInterval`: extend to the TTL every `refreshMs` (after each extension ends) until the lock ends. */
+  /**
+   * `refreshInterval`: extend to the TTL every `refreshMs` (after each extension ends) until the
+   * lock ends — or sooner, halfway to the end of its validity, when less is left (a lock handed
+   * over after a long wait starts with less validity than its TTL).
+   */
   #refreshPolicy(refreshMs: number): RenewalPolicy {
     return {
-      next: () => (this.#ended !== undefined ? undefined : refreshMs),
+      next: () => (this.#ended !== undefined ? undefined : Math.min(refreshMs, Math.max(1, (this.#validEnd() - this.#host.clock.now()) / 2))),
       renew: async () => {
         if (this.#ended !== undefined) return;
         await this.extend(this.ttl);

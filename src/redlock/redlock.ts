@@ -261,9 +261,11 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
 
   /**
    * Who holds `resource`, as its holder noted with {@link Redlock.setHolder}: the label and
-   * fencing token of the newest grant whose holder still holds its lease on a node that answered,
-   * or `null` when no node shows one. Readable by any client, also one that never locks.
-   * Informational, like etcd's `Leader()`: the answer may be out of date as soon as it arrives.
+   * fencing token of the newest grant whose holder still holds its lease, and noted so, on a
+   * majority of the nodes — or `null` when no grant shows on a majority (a lease left behind on
+   * one node by a holder that is gone does not count). Readable by any client, also one that
+   * never locks. Informational, like etcd's `Leader()`: the answer may be out of date as soon as
+   * it arrives.
    * @throws {QuorumError} fewer than a majority of nodes answered.
    */
   async holder(resource: string): Promise<HolderInfo | null> {
@@ -274,10 +276,17 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
     const round = this.#adminRound<HolderNote | null>((node, done) => void node.readHolder(lease, note).then((h) => done(undefined, h), done));
     await round.done;
     if (!(await round.decided)) throw new QuorumError('read the holder of', [name as string], this.quorum, reportsOf(this.nodes, round.replies));
-    let newest: HolderNote | undefined;
+    const shown = new Map<string, HolderNote[]>();
     for (const reply of round.replies) {
       const seen = reply?.value;
-      if (seen != null && (newest === undefined || BigInt(seen.token) > BigInt(newest.token))) newest = seen;
+      if (seen != null) shown.set(`${seen.token} ${seen.label}`, [...(shown.get(`${seen.token} ${seen.label}`) ?? []), seen]);
+    }
+    let newest: HolderNote | undefined;
+    for (const notes of shown.values()) {
+      const seen = notes[0] as HolderNote;
+      if (notes.length >= this.quorum && (newest === undefined || BigInt(seen.token) > BigInt(newest.token))) {
+        newest = { ...seen, leaseMs: Math.min(...notes.map((n) => n.leaseMs)) };
+      }
     }
     return newest === undefined ? null : { label: newest.label, fencingToken: BigInt(newest.token), leaseMs: newest.leaseMs };
   }
@@ -290,6 +299,11 @@ export class Redlock extends EventEmitter<RedlockEvents> implements AsyncDisposa
   /** Reports each node's ready marker and fencing-counter count under this Redlock's prefix. */
   inspect(): Promise<NodeState[]> {
     return this.#gate.inspect();
+  }
+
+  /** Whether {@link Redlock.quit} was called: a closed Redlock grants nothing. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Closes the connections redfence opened (not the clients you passed in). */

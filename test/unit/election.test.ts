@@ -19,6 +19,9 @@ import {
 } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 
+/** Longer than any campaign back-off (30 s). */
+const MAX_WAIT = 30_000;
+
 /** Lets promise chains and immediates run until `ready()` (at most `turns` event-loop turns). */
 async function until(ready: () => boolean, what: string, turns = 500): Promise<void> {
   for (let i = 0; i < turns; i += 1) {
@@ -250,5 +253,86 @@ describe('LeaderElection on a fake clock', () => {
     assert.equal(await b.leader(), null);
     await assert.rejects(a.start(), /aborted/);
     await close();
+  });
+});
+
+describe('LeaderElection, from an adversarial review', () => {
+  test('start() keeps campaigning after an error that is not an outage (the nodes refuse the ttl), and reports it', async () => {
+    const clock = new FakeClock();
+    const node = new MemoryNode({ clock });
+    // Another client initialised the node with a smaller maxTtl: every acquire of a 15 s ttl is refused.
+    await (await new Redlock([node], { clock, maxTtl: 5_000 }).acquire('init', 1_000)).release();
+    const election = new LeaderElection(new Redlock([node], { clock }), 'refused', { ttl: 15_000 });
+    const errors: Error[] = [];
+    election.on('campaignError', (error) => errors.push(error));
+    await election.start();
+    await until(() => errors.length === 1, 'first error');
+    assert.match(errors[0]?.message ?? '', /maxTtl|at most/);
+    for (let i = 0; i < 3; i += 1) {
+      clock.advance(MAX_WAIT);
+      await until(() => errors.length === i + 2, `error ${i + 2}`);
+    }
+    assert.equal(election.isLeader, false);
+    await election.stop();
+  });
+
+  test('stop() also ends a campaign() under way; two stops both wait for the release', async () => {
+    const { candidate, close } = setup();
+    const a = candidate('A');
+    const b = candidate('B');
+    const first = await a.campaign();
+    const waiting = b.campaign();
+    await turn();
+    await b.stop();
+    await assert.rejects(waiting, /stopped/);
+    await first.resign();
+    await until(() => true, 'settle');
+    assert.equal(b.isLeader, false, 'B does not take the seat after stop()');
+    await a.start();
+    await until(() => a.isLeader, 'A leads');
+    const stops = [a.stop(), a.stop()];
+    await stops[1];
+    assert.equal(await b.leader(), null, 'the second stop() resolved after the seat was released');
+    await stops[0];
+    await close();
+  });
+
+  test('a term handed over after a long wait, with less validity left than renewInterval, is refreshed in time', async () => {
+    const { clock, candidate, close } = setup({ ttl: 10_000, renewDeadline: 5_500, renewInterval: 1_000 });
+    const a = candidate('A');
+    const b = candidate('B');
+    const bEvents = record(b);
+    const first = await a.campaign();
+    const waiting = b.campaign();
+    // Steps of nodeTimeout: a request sent at the end of a step is answered before the next one.
+    for (let t = 0; t < 4_800; t += 50) {
+      clock.advance(50);
+      await turn();
+    }
+    assert.equal(a.isLeader, true);
+    await first.resign();
+    const second = await waiting;
+    for (let t = 0; t < 3_000; t += 50) {
+      clock.advance(50);
+      await turn();
+    }
+    assert.equal(b.isLeader, true, 'still leader: refreshed before its short first validity ran out');
+    assert.equal(b.term, second.term);
+    assert.deepEqual(bEvents.map((e) => e.ev), ['leader']);
+    await second.resign();
+    await close();
+  });
+
+  test('leader() counts a note only when a majority of nodes shows it (a lease left on one node is not a leader)', async () => {
+    const clock = new FakeClock();
+    const nodes = [new MemoryNode({ clock }), new MemoryNode({ clock }), new MemoryNode({ clock })];
+    const prefix = 'one-node:';
+    // A lease and note on one node only: what a holder whose release missed that node leaves behind.
+    const single = new Redlock([nodes[0] as MemoryNode], { clock, prefix });
+    const stray = await single.acquire('election:e', 5_000);
+    assert.equal(await single.setHolder(stray, 'gone'), 1);
+    const reader = new LeaderElection(new Redlock(nodes, { clock, prefix }), 'e');
+    assert.equal(await reader.leader(), null);
+    assert.deepEqual((await single.holder('election:e'))?.label, 'gone', 'a majority of that one node does show it');
   });
 });

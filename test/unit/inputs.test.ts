@@ -97,7 +97,7 @@ describe('scripts', () => {
     acquire: '4dafd242ab84510f4424c73f0279e5ffc7ee5f6f',
     extend: '53febc3021b1e075cbc0898030189c8dd8f5e97e',
     fence: 'eae8c3e8b259e12b1769cbf091fef16ba15906a7',
-    holderRead: '927f47ed1b14c463bcf1899ece8276c04101e664',
+    holderRead: '5ebfd8c5b418524068b4771274f4cd0f72048553',
     holderWrite: '1dd8c59722cc7b2606de19c79a17be8f3c12d480',
     leaveQueue: '6452486eeb1f37ab9472f8fb950cfdf1ced086d9',
     raiseFence: '97649571114b1e48f030526fd5ef4f2ee727a83d',

@@ -225,10 +225,14 @@ export class RedisNode implements LockNode {
         this.reportError('connection', error);
       });
     }
-    if (this.client.status === 'ready') this.#wasReady = true;
+    if (this.client.status === 'ready') {
+      this.#wasReady = true;
+      this.#preload();
+    }
     this.client.on('ready', () => {
       this.#wasReady = true;
       this.#healthy();
+      this.#preload();
     });
     this.client.on('close', () => {
       this.#epoch += 1;
@@ -241,6 +245,20 @@ export class RedisNode implements LockNode {
         for (const settle of [...this.#pending]) settle(error);
       }
     });
+  }
+
+  /**
+   * Loads the lock's scripts on a (re)connected server, so that no request depends on the EVAL
+   * fallback after NOSCRIPT: that fallback needs the reply to the EVALSHA, which a connection
+   * recycled while the server was paused never delivers — and a quiet undo or release that did
+   * not run leaves a lease behind for its whole TTL. Best effort: a failure leaves the fallback.
+   */
+  #preload(): void {
+    if (this.isCluster) return;
+    const client = this.client as Redis;
+    for (const { file, lua } of Object.values(luaScripts)) {
+      if (file.startsWith('src/nodes/redis/lua/')) client.script('LOAD', lua).catch(() => undefined);
+    }
   }
 
   /**
