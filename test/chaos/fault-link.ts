@@ -64,7 +64,6 @@ class Stage implements Receiver {
       signal: this.controller.signal,
       forward: (item) => this.chain.after(this).push(item),
       close: () => connection.close(),
-      reset: () => connection.reset(),
     };
     this.behaviour = Math.random() < spec.toxicity ? createBehaviour(spec) : null;
     this.behaviour?.start?.(ctx);
@@ -125,12 +124,16 @@ class Chain {
   }
 }
 
-/** Writes what reaches the end of a chain to `socket`; the end of the stream becomes socket.end(). */
+/**
+ * Writes what reaches the end of a chain to `socket`; the end of the stream becomes socket.end(),
+ * or a reset of the whole connection when it has SO_LINGER 0 (a close can only be an RST then).
+ */
 function socketSink(socket: Socket, connection: Connection): Receiver {
   return {
     push(item) {
       if (connection.closed || socket.destroyed || socket.writableEnded) return;
       if (item.kind === 'data') socket.write(item.data);
+      else if (connection.lingerZero) connection.close();
       else socket.end();
     },
   };
@@ -148,6 +151,13 @@ function endThenDestroy(socket: Socket): void {
   socket.end(() => socket.destroy());
 }
 
+/** Closes `socket` with RST (SO_LINGER 0); a socket still connecting is just destroyed. */
+function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
 export interface HostPort {
   readonly host: string;
   readonly port: number;
@@ -156,6 +166,12 @@ export interface HostPort {
 /** A client connection proxied to the upstream, with the proxy's toxics on both directions. */
 export class Connection {
   closed = false;
+  /**
+   * Whether both sockets behave as with SO_LINGER 0, so that every close of the connection is a
+   * reset (RST). A real Toxiproxy sets it on both sockets when it accepts a connection while a
+   * `reset_peer` toxic exists in either direction, whatever its toxicity, and never clears it.
+   */
+  readonly lingerZero: boolean;
   private readonly upstream: Socket;
   private readonly chains: Record<Stream, Chain>;
 
@@ -166,6 +182,7 @@ export class Connection {
     toxics: readonly ToxicSpec[],
     onGone: () => void,
   ) {
+    this.lingerZero = toxics.some((t) => t.type === 'reset_peer');
     this.upstream = connect({ host: upstream.host, port: upstream.port, allowHalfOpen: true, noDelay: true });
     client.setNoDelay(true);
     this.chains = {
@@ -204,25 +221,31 @@ export class Connection {
     this.chains[spec.stream].find(spec.name)?.remove();
   }
 
-  /** Closes both sockets gracefully (FIN), dropping whatever the toxics still hold. */
+  /**
+   * Closes both sockets, dropping whatever the toxics still hold: gracefully (FIN after the data
+   * already written), or with RST when the connection has SO_LINGER 0.
+   */
   close(): void {
     if (!this.stop()) return;
-    endThenDestroy(this.client);
-    endThenDestroy(this.upstream);
+    if (this.lingerZero) {
+      resetSocket(this.client);
+      resetSocket(this.upstream);
+    } else {
+      endThenDestroy(this.client);
+      endThenDestroy(this.upstream);
+    }
   }
 
-  /** Resets the client socket (RST, the client sees ECONNRESET) and drops the upstream socket. */
-  reset(): void {
-    if (!this.stop()) return;
-    this.client.resetAndDestroy();
-    this.upstream.destroy();
-  }
-
-  /** Destroys both sockets at once. */
+  /** Destroys both sockets at once (RST when the connection has SO_LINGER 0). */
   destroy(): void {
     this.stop();
-    this.client.destroy();
-    this.upstream.destroy();
+    if (this.lingerZero) {
+      resetSocket(this.client);
+      resetSocket(this.upstream);
+    } else {
+      this.client.destroy();
+      this.upstream.destroy();
+    }
   }
 
   /** Marks the connection closed and stops the toxics; false when it already was. */

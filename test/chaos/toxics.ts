@@ -47,10 +47,11 @@ export interface ToxicContext {
   readonly signal: AbortSignal;
   /** Hands an item to the next toxic of the direction, or to the socket at its end. */
   forward(item: Item): void;
-  /** Closes both sockets of the connection (FIN after the data already written). */
+  /**
+   * Closes both sockets of the connection: FIN after the data already written, or RST when the
+   * connection was accepted while a `reset_peer` toxic existed (SO_LINGER 0, see fault-link.ts).
+   */
   close(): void;
-  /** Resets the client socket (SO_LINGER 0, the client sees ECONNRESET) and drops the upstream one. */
-  reset(): void;
 }
 
 /**
@@ -162,14 +163,19 @@ function timeout(timeoutMs: number): Behaviour {
   };
 }
 
-/** On the first data, waits `timeoutMs` and then resets the connection. */
+/**
+ * On the first data, waits `timeoutMs`, drops that data and closes the connection. The close is a
+ * reset (RST) only because the connection has SO_LINGER 0: a connection accepted while a
+ * `reset_peer` toxic existed has it; one that was already open when the toxic was added gets FIN,
+ * as with a real Toxiproxy, which sets SO_LINGER 0 only when a connection is accepted.
+ */
 function resetPeer(timeoutMs: number): Behaviour {
   return {
     async handle(item, ctx) {
       if (item.kind === 'end') return ctx.forward(item);
       await sleep(timeoutMs, ctx.signal);
       if (ctx.signal.aborted) ctx.forward(item);
-      else ctx.reset();
+      else ctx.close();
     },
   };
 }

@@ -443,21 +443,44 @@ test('timeout > 0 closes the connection after the timeout', options, async (t) =
   assert.equal((await ping).ok, false, 'the PING got no answer');
 });
 
-test('reset_peer resets the connection: the client sees ECONNRESET', options, async (t) => {
+const codes = (errors: readonly NodeJS.ErrnoException[]): string => errors.map((e) => e.code ?? e.message).join(', ') || 'none';
+
+test('reset_peer resets a connection accepted while it exists (ECONNRESET); one already open gets FIN', options, async (t) => {
   const proxy = await newProxy(t);
-  const client = await redisVia(t, proxy);
-  assert.equal(await client.redis.ping(), 'PONG');
+  const open = await rawVia(t, proxy);
+  open.socket.write('PING\r\n');
+  await within(open.untilBytes(7), 5_000, 'PONG');
   await proxy.addToxic<{ timeout: number }>({ name: 'rst', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { timeout: 200 } });
+  const fresh = await redisVia(t, proxy);
+
   const start = performance.now();
-  const ping = settle(client.redis.ping());
-  await within(client.closed, 5_000, 'the connection closing');
+  open.socket.write('PING\r\n');
+  const ping = settle(fresh.redis.ping());
+  await within(Promise.all([open.closed, fresh.closed]), 5_000, 'both connections closing');
   const ms = performance.now() - start;
-  assert.ok(ms >= 200 - MARGIN_MS, `reset after ${ms.toFixed(1)} ms with timeout 200`);
-  assert.ok(
-    client.errors.some((e) => e.code === 'ECONNRESET'),
-    `errors seen: ${client.errors.map((e) => e.code ?? e.message).join(', ') || 'none'}`,
-  );
+  assert.ok(ms >= 200 - MARGIN_MS, `closed after ${ms.toFixed(1)} ms with timeout 200`);
+  assert.ok(fresh.errors.some((e) => e.code === 'ECONNRESET'), `new connection: errors seen: ${codes(fresh.errors)}`);
   assert.equal((await ping).ok, false);
+  // A real Toxiproxy sets SO_LINGER 0 only when it accepts a connection, so it closes an open one.
+  assert.equal(await settlesWithin(open.ended, 0), true, 'the open connection got FIN');
+  assert.deepEqual(open.errors.map((e) => e.code), [], 'the open connection was not reset');
+  assert.equal(open.text(), '+PONG\r\n', 'the second PING got no answer');
+});
+
+test('a connection accepted while any reset_peer existed is reset when closed later, even at toxicity 0 and after removal', options, async (t) => {
+  const proxy = await newProxy(t);
+  const toxic = await proxy.addToxic<{ timeout: number }>({ name: 'mark', type: 'reset_peer', stream: 'downstream', toxicity: 0, attributes: { timeout: 0 } });
+  const marked = await redisVia(t, proxy);
+  assert.equal(await marked.redis.ping(), 'PONG', 'toxicity 0: the toxic does nothing');
+  await toxic.remove();
+  const plain = await redisVia(t, proxy);
+  assert.equal(await plain.redis.ping(), 'PONG');
+  assert.equal(await marked.redis.ping(), 'PONG');
+
+  await proxy.update({ enabled: false, listen: proxy.listen, upstream: proxy.upstream });
+  await within(Promise.all([marked.closed, plain.closed]), 5_000, 'both connections closing');
+  assert.ok(marked.errors.some((e) => e.code === 'ECONNRESET'), `accepted with the toxic: errors seen: ${codes(marked.errors)}`);
+  assert.deepEqual(plain.errors.map((e) => e.code), [], 'accepted after the toxic was removed: closed with FIN');
 });
 
 test('down (enabled:false) closes open connections and refuses new ones; enabling restores the same port', options, async (t) => {
