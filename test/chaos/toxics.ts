@@ -146,19 +146,22 @@ function slowClose(delayMs: number): Behaviour {
 }
 
 /**
- * Drops all data; closes the connection `timeoutMs` after the toxic started on it, or never when 0.
+ * Drops all data; closes the connection once `timeoutMs` passed without data, counted from when
+ * the toxic started on it and again from each chunk it dropped (as Toxiproxy does), or never when 0.
  * (Removing a timeout toxic closes every connection of its proxy; the proxy does that.)
  */
 function timeout(timeoutMs: number): Behaviour {
+  let timer: NodeJS.Timeout | undefined;
   return {
     start(ctx) {
       if (timeoutMs <= 0) return;
-      const timer = setTimeout(() => ctx.close(), timeoutMs);
-      ctx.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+      const armed = setTimeout(() => ctx.close(), timeoutMs);
+      timer = armed;
+      ctx.signal.addEventListener('abort', () => clearTimeout(armed), { once: true });
     },
     handle(item, ctx) {
-      if (item.kind === 'end') ctx.forward(item);
-      // data is dropped
+      if (item.kind === 'end') return ctx.forward(item);
+      if (!ctx.signal.aborted) timer?.refresh(); // data is dropped, and restarts the timer
     },
   };
 }

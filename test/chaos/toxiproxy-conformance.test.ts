@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { after, before, test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   type Bandwidth,
@@ -441,6 +442,26 @@ test('timeout > 0 closes the connection after the timeout', options, async (t) =
   const ms = performance.now() - start;
   assert.ok(ms >= 400 - MARGIN_MS, `closed after ${ms.toFixed(1)} ms with timeout 400`);
   assert.equal((await ping).ok, false, 'the PING got no answer');
+});
+
+test('timeout > 0 restarts on every chunk it drops: the connection closes only after that long without data', options, async (t) => {
+  const proxy = await newProxy(t);
+  const raw = await rawVia(t, proxy);
+  const closedAt = raw.closed.then(() => performance.now());
+  await proxy.addToxic<Timeout>({ name: 'idle', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: 1_000 } });
+  const start = performance.now();
+  let lastWrite = start;
+  // 10 PINGs 150 ms apart: 1.5 s of steady data, each swallowed, each restarting the 1 s timer.
+  for (let i = 0; i < 10 && !raw.socket.destroyed; i += 1) {
+    raw.socket.write('PING\r\n');
+    lastWrite = performance.now();
+    await delay(150);
+  }
+  const openFor = performance.now() - start;
+  assert.equal(raw.socket.destroyed, false, `closed ${openFor.toFixed(0)} ms after the toxic was added, while data still flowed`);
+  const idle = (await within(closedAt, 5_000, 'the connection closing')) - lastWrite;
+  assert.ok(idle >= 1_000 - MARGIN_MS, `closed ${idle.toFixed(1)} ms after the last data with timeout 1000`);
+  assert.equal(raw.text(), '', 'every PING was swallowed');
 });
 
 const codes = (errors: readonly NodeJS.ErrnoException[]): string => errors.map((e) => e.code ?? e.message).join(', ') || 'none';
