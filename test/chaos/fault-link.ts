@@ -24,7 +24,7 @@ class Stage implements Receiver {
   constructor(
     readonly name: string,
     private readonly chain: Chain,
-    spec: ToxicSpec,
+    private spec: ToxicSpec,
   ) {
     this.ctx = this.attach(spec);
   }
@@ -33,9 +33,18 @@ class Stage implements Receiver {
     return !this.removed;
   }
 
-  /** (Re)starts the toxic with `spec`; toxicity is rolled here, once per connection and update. */
+  /**
+   * (Re)starts the toxic with `spec`; toxicity is rolled here: when the toxic starts on the
+   * connection, when it is updated, and when it is restarted.
+   */
   update(spec: ToxicSpec): void {
+    this.spec = spec;
     this.ctx = this.attach(spec);
+  }
+
+  /** Starts the toxic afresh: a new toxicity roll, and its timers (a `timeout`'s) start again. */
+  restart(): void {
+    if (!this.removed) this.ctx = this.attach(this.spec);
   }
 
   /** Turns the stage into a pass-through that leaves the chain once its queue is empty. */
@@ -106,12 +115,32 @@ class Chain {
     return i === -1 ? nowhere : (this.stages[i + 1] ?? this.sink);
   }
 
+  /**
+   * Appends a toxic. The toxic that was last restarts, as in Toxiproxy, which stops and starts the
+   * toxic before the point where it changes a chain (a new toxicity roll, a `timeout` restarts).
+   */
   add(spec: ToxicSpec): void {
+    this.lastActiveBefore(this.stages.length)?.restart();
     this.stages.push(new Stage(spec.name, this, spec));
   }
 
   find(name: string): Stage | undefined {
     return this.stages.find((s) => s.name === name && s.active);
+  }
+
+  /** Removes a toxic (see Stage.remove); the toxic before it restarts, as on add. */
+  remove(name: string): void {
+    const stage = this.find(name);
+    if (stage === undefined) return;
+    const before = this.lastActiveBefore(this.stages.indexOf(stage));
+    stage.remove();
+    before?.restart();
+  }
+
+  /** The last stage before index `end` that has not been removed. */
+  private lastActiveBefore(end: number): Stage | undefined {
+    for (let i = end - 1; i >= 0; i -= 1) if (this.stages[i]?.active === true) return this.stages[i];
+    return undefined;
   }
 
   unlink(stage: Stage): void {
@@ -218,7 +247,7 @@ export class Connection {
   }
 
   removeToxic(spec: ToxicSpec): void {
-    this.chains[spec.stream].find(spec.name)?.remove();
+    this.chains[spec.stream].remove(spec.name);
   }
 
   /**

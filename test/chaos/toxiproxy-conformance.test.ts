@@ -414,6 +414,53 @@ test('toxicity is rolled once per connection: a connection is delayed on every P
   for (const delayed of delays) assert.ok(delayed.every((d) => d === delayed[0]), `per-PING delays of one connection: ${delayed.join(', ')}`);
 });
 
+test('a change to a chain restarts the toxic just before it: a timeout starts again; one further back does not', options, async (t) => {
+  const T = 1_500;
+  const timeoutToxic = { name: 'T', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: T } } as const;
+  const noLatency = (name: string) => ({ name, type: 'latency', stream: 'upstream', toxicity: 1, attributes: { latency: 0, jitter: 0 } }) as const;
+  const [added, removed, further] = [await newProxy(t), await newProxy(t), await newProxy(t)];
+  await added.addToxic<Timeout>(timeoutToxic);
+  await removed.addToxic<Timeout>(timeoutToxic);
+  await removed.addToxic<Latency>(noLatency('L1'));
+  await further.addToxic<Timeout>(timeoutToxic);
+  await further.addToxic<Latency>(noLatency('L1'));
+  // Idle connections (no data): each timeout toxic runs from the accept; nothing else restarts it.
+  const conns = await Promise.all([added, removed, further].map((p) => rawVia(t, p)));
+  const closedAt = conns.map((c) => c.closed.then(() => performance.now()));
+  await delay(600);
+  const changes = [
+    () => added.addToxic<Latency>(noLatency('L')), // right after T: T restarts
+    async () => (await removed.getToxic<Latency>('L1')).remove(), // right after T: T restarts
+    () => further.addToxic<Latency>(noLatency('L2')), // after L1: only L1 restarts
+  ];
+  const changedAt: number[] = [];
+  for (const change of changes) {
+    changedAt.push(performance.now());
+    await change();
+  }
+  const closed = await within(Promise.all(closedAt), 5_000, 'the three connections closing');
+  const after = closed.map((at, i) => at - (changedAt[i] ?? Number.NaN));
+  assert.ok((after[0] ?? 0) >= T - MARGIN_MS, `closed ${after[0]?.toFixed(1)} ms after a toxic was added behind the timeout ${T}`);
+  assert.ok((after[1] ?? 0) >= T - MARGIN_MS, `closed ${after[1]?.toFixed(1)} ms after the toxic behind the timeout ${T} was removed`);
+  assert.ok((after[2] ?? T) < T - 100, `closed ${after[2]?.toFixed(1)} ms after a toxic was added further down the chain (timeout ${T}, started 600 ms earlier)`);
+});
+
+test('a change to a chain rolls the toxicity of the toxic just before it again', options, async (t) => {
+  const proxy = await newProxy(t);
+  await proxy.addToxic<Latency>({ name: 'maybe', type: 'latency', stream: 'downstream', toxicity: 0.5, attributes: { latency: 300, jitter: 0 } });
+  const clients = await Promise.all(Array.from({ length: 20 }, () => redisVia(t, proxy)));
+  const rolls = (): Promise<boolean[]> => Promise.all(clients.map(async ({ redis }) => (await timed(() => redis.ping())) >= 150));
+  const changed = (a: boolean[], b: boolean[]): number => a.filter((x, i) => x !== b[i]).length;
+  const first = await rolls();
+  const next = await proxy.addToxic<Latency>({ name: 'next', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 0, jitter: 0 } });
+  const second = await rolls();
+  await next.remove();
+  const third = await rolls();
+  // Each roll applies the toxic with probability 0.5: all 20 the same by chance has odds 2^-20.
+  assert.ok(changed(first, second) > 0, `adding a toxic after it: delayed before ${first.join(',')}; after ${second.join(',')}`);
+  assert.ok(changed(second, third) > 0, `removing the toxic after it: delayed before ${second.join(',')}; after ${third.join(',')}`);
+});
+
 test('timeout 0 swallows data while it exists; removing it closes every connection of the proxy', options, async (t) => {
   const proxy = await newProxy(t);
   const busy = await redisVia(t, proxy);
