@@ -119,8 +119,8 @@ class Chain {
    * Appends a toxic. The toxic that was last restarts, as in Toxiproxy, which stops and starts the
    * toxic before the point where it changes a chain (a new toxicity roll, a `timeout` restarts).
    */
-  add(spec: ToxicSpec): void {
-    this.lastActiveBefore(this.stages.length)?.restart();
+  add(spec: ToxicSpec, { restartLast = true } = {}): void {
+    if (restartLast) this.lastActiveBefore(this.stages.length)?.restart();
     this.stages.push(new Stage(spec.name, this, spec));
   }
 
@@ -203,8 +203,15 @@ export class Connection {
   readonly lingerZero: boolean;
   private readonly upstream: Socket;
   private readonly chains: Record<Stream, Chain>;
+  private upstreamConnected = false;
 
-  /** `onGone` runs once, when both sockets have closed. */
+  /**
+   * `client` must be paused (the server's `pauseOnConnect`): it is read only once the upstream
+   * connected. When the upstream cannot be reached, the client socket is closed unread, as a real
+   * Toxiproxy does, so a client that already sent data gets RST (the kernel resets a socket closed
+   * with unread data) and one that sent nothing gets FIN. `onGone` runs once, when both sockets
+   * have closed.
+   */
   constructor(
     private readonly client: Socket,
     upstream: HostPort,
@@ -213,12 +220,16 @@ export class Connection {
   ) {
     this.lingerZero = toxics.some((t) => t.type === 'reset_peer');
     this.upstream = connect({ host: upstream.host, port: upstream.port, allowHalfOpen: true, noDelay: true });
+    this.upstream.once('connect', () => {
+      this.upstreamConnected = true;
+      if (!this.closed) client.resume();
+    });
     client.setNoDelay(true);
     this.chains = {
       upstream: new Chain(this, socketSink(this.upstream, this)),
       downstream: new Chain(this, socketSink(client, this)),
     };
-    for (const spec of toxics) this.chains[spec.stream].add(spec);
+    for (const spec of toxics) this.chains[spec.stream].add(spec, { restartLast: false });
     let open = 2;
     for (const [socket, chain] of [
       [client, this.chains.upstream],
@@ -256,7 +267,7 @@ export class Connection {
    */
   close(): void {
     if (!this.stop()) return;
-    if (this.lingerZero) {
+    if (this.resets) {
       resetSocket(this.client);
       resetSocket(this.upstream);
     } else {
@@ -265,16 +276,24 @@ export class Connection {
     }
   }
 
-  /** Destroys both sockets at once (RST when the connection has SO_LINGER 0). */
+  /**
+   * Destroys both sockets at once (RST when the connection has SO_LINGER 0). Before the upstream
+   * connected, the client socket is closed unread (RST if it holds data the client sent, else FIN).
+   */
   destroy(): void {
     this.stop();
-    if (this.lingerZero) {
+    if (this.resets) {
       resetSocket(this.client);
       resetSocket(this.upstream);
     } else {
       this.client.destroy();
       this.upstream.destroy();
     }
+  }
+
+  /** Closes with RST: SO_LINGER 0 applies from when the connection is proxied (upstream connected). */
+  private get resets(): boolean {
+    return this.lingerZero && this.upstreamConnected;
   }
 
   /** Marks the connection closed and stops the toxics; false when it already was. */

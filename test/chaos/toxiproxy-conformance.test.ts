@@ -5,6 +5,7 @@
  * Faults are checked end to end against a real redis-server, through ioredis and raw sockets.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { after, before, test, type TestContext } from 'node:test';
@@ -549,6 +550,83 @@ test('a connection accepted while any reset_peer existed is reset when closed la
   await within(Promise.all([marked.closed, plain.closed]), 5_000, 'both connections closing');
   assert.ok(marked.errors.some((e) => e.code === 'ECONNRESET'), `accepted with the toxic: errors seen: ${codes(marked.errors)}`);
   assert.deepEqual(plain.errors.map((e) => e.code), [], 'accepted after the toxic was removed: closed with FIN');
+});
+
+/**
+ * A listener in a child process whose event loop is blocked from the start, so it never accepts:
+ * with backlog 1 the kernel queues two connections and drops later SYNs (the connect retries).
+ * `stop()` kills the process: the port is closed, and every pending connect is refused at its
+ * next SYN retry.
+ */
+async function stalledListener(t: TestContext): Promise<{ port: number; stop(): Promise<void> }> {
+  const script = `const s = require('node:net').createServer();
+    s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+      process.stdout.write(s.address().port + '\\n');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    });`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    child.kill('SIGKILL');
+    await exited;
+  };
+  t.after(stop);
+  const port = await within(
+    new Promise<number>((resolve) => child.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim())))),
+    10_000,
+    'the stalled listener starting',
+  );
+  return { port, stop };
+}
+
+/** A client that writes `data` at once (queued until the connect completes); `written` resolves once the kernel has it. */
+function writeAtOnce(t: TestContext, endpoint: { host: string; port: number }, data: string) {
+  const socket = connect(endpoint);
+  t.after(() => socket.destroy());
+  const written = new Promise<void>((resolve) => socket.write(data, () => resolve()));
+  const codes: string[] = [];
+  let ended = false;
+  let read = '';
+  socket.on('data', (chunk: Buffer) => (read += chunk.toString('latin1')));
+  socket.on('end', () => (ended = true));
+  socket.on('error', (error: NodeJS.ErrnoException) => codes.push(error.code ?? error.message));
+  const closed = new Promise<{ codes: string[]; ended: boolean; read: string }>((resolve) =>
+    socket.once('close', () => resolve({ codes, ended, read })),
+  );
+  return { written, closed };
+}
+
+test('an unreachable upstream: the client is closed unread: FIN when it sent nothing, RST when it had sent data', options, async (t) => {
+  const { client } = env();
+  const refused = await client.createProxy({ name: uniqueName(), listen: listenAddress(), upstream: upstreamAddress(1) }); // nothing listens on port 1
+  t.after(() => refused.remove().catch(() => undefined));
+  const silent = await rawVia(t, refused);
+  await within(silent.closed, 5_000, 'the silent connection closing');
+  assert.equal(await settlesWithin(silent.ended, 0), true, 'the silent client got FIN');
+  assert.deepEqual(silent.errors.map((e) => e.code), [], 'the silent client was not reset');
+
+  // Whether data sent at once arrives before a refused connect is a race, so the upstream here
+  // hangs (its queue is full) until the test has written, and is refused after that.
+  const stalled = await stalledListener(t);
+  const fillers = Array.from({ length: 3 }, () => connect({ host: '127.0.0.1', port: stalled.port }).on('error', () => undefined));
+  t.after(() => fillers.forEach((f) => f.destroy()));
+  let connected = 0;
+  const queueFull = new Promise<void>((resolve) => {
+    for (const filler of fillers) filler.once('connect', () => (connected += 1) === 2 && resolve());
+  });
+  await within(queueFull, 5_000, 'two connections filling the stalled queue');
+  const proxy = await client.createProxy({ name: uniqueName(), listen: listenAddress(), upstream: upstreamAddress(stalled.port) });
+  t.after(() => proxy.remove().catch(() => undefined));
+  const talkers = Array.from({ length: 5 }, () => writeAtOnce(t, proxyEndpoint(proxy), 'PING\r\n'));
+  await within(Promise.all(talkers.map((c) => c.written)), 5_000, 'the clients writing');
+  await stalled.stop();
+  const seen = await within(Promise.all(talkers.map((c) => c.closed)), 15_000, 'the clients being closed');
+  assert.deepEqual(seen.map((c) => c.read).filter((read) => read !== ''), [], 'no client got an answer');
+  assert.deepEqual(
+    seen.map((c) => `${c.ended ? 'FIN ' : ''}${c.codes.join('+')}`),
+    seen.map(() => 'ECONNRESET'),
+    'every client that had sent data was reset',
+  );
 });
 
 test('down (enabled:false) closes open connections and refuses new ones; enabling restores the same port', options, async (t) => {
