@@ -4,7 +4,15 @@
  * the toxics were added. Toxics can be added, updated and removed while data flows.
  */
 import { connect, type Socket } from 'node:net';
-import { type Behaviour, createBehaviour, type Item, type Stream, type ToxicContext, type ToxicSpec } from './toxics.js';
+import {
+  type Behaviour,
+  createBehaviour,
+  type Item,
+  newToxicState,
+  type Stream,
+  type ToxicContext,
+  type ToxicSpec,
+} from './toxics.js';
 
 interface Receiver {
   push(item: Item): void;
@@ -17,8 +25,12 @@ class Stage implements Receiver {
   private readonly queue: Item[] = [];
   private busy = false;
   private removed = false;
+  /** The toxic closed the connection: the closing end went down the chain; later items are dropped. */
+  private closedByToxic = false;
   private controller = new AbortController();
   private behaviour: Behaviour | null = null;
+  /** Kept across restarts and updates, until the toxic is removed or the connection closes. */
+  private readonly state = newToxicState();
   private ctx: ToxicContext;
 
   constructor(
@@ -68,13 +80,16 @@ class Stage implements Receiver {
   private attach(spec: ToxicSpec): ToxicContext {
     this.controller.abort();
     this.controller = new AbortController();
-    const connection = this.chain.connection;
     const ctx: ToxicContext = {
       signal: this.controller.signal,
       forward: (item) => this.chain.after(this).push(item),
-      close: () => connection.close(),
+      close: () => {
+        if (this.closedByToxic) return;
+        this.closedByToxic = true;
+        this.chain.after(this).push({ kind: 'end', close: true });
+      },
     };
-    this.behaviour = Math.random() < spec.toxicity ? createBehaviour(spec) : null;
+    this.behaviour = Math.random() < spec.toxicity ? createBehaviour(spec, this.state) : null;
     this.behaviour?.start?.(ctx);
     return ctx;
   }
@@ -85,6 +100,7 @@ class Stage implements Receiver {
       // Each pass takes one item off the queue; the queue only grows by data read from a socket.
       for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
         if (this.chain.connection.closed) return;
+        if (this.closedByToxic) continue;
         const ctx = this.ctx;
         if (this.behaviour === null || this.removed) ctx.forward(item);
         else await this.behaviour.handle(item, ctx);
@@ -154,15 +170,16 @@ class Chain {
 }
 
 /**
- * Writes what reaches the end of a chain to `socket`; the end of the stream becomes socket.end(),
- * or a reset of the whole connection when it has SO_LINGER 0 (a close can only be an RST then).
+ * Writes what reaches the end of a chain to `socket`. The end of the stream becomes socket.end();
+ * a toxic's closing end closes the connection, and so does any end when the connection has
+ * SO_LINGER 0 (a close can only be an RST then).
  */
 function socketSink(socket: Socket, connection: Connection): Receiver {
   return {
     push(item) {
       if (connection.closed || socket.destroyed || socket.writableEnded) return;
       if (item.kind === 'data') socket.write(item.data);
-      else if (connection.lingerZero) connection.close();
+      else if (item.close === true || connection.lingerZero) connection.close();
       else socket.end();
     },
   };

@@ -39,7 +39,14 @@ export interface ToxicSpec {
 /** What flows through one direction of a connection: a chunk as read, or the end of the stream (FIN). */
 export type Item =
   | { readonly kind: 'data'; readonly data: Buffer; /** performance.now() when it arrived */ readonly at: number }
-  | { readonly kind: 'end' };
+  | {
+      readonly kind: 'end';
+      /**
+       * Set when a toxic closed the connection: later toxics pass it on like the end of the stream
+       * (slow_close delays it), and at the end of the chain it closes both sockets.
+       */
+      readonly close?: boolean;
+    };
 
 /** What a running toxic may do to its connection. */
 export interface ToxicContext {
@@ -48,8 +55,10 @@ export interface ToxicContext {
   /** Hands an item to the next toxic of the direction, or to the socket at its end. */
   forward(item: Item): void;
   /**
-   * Closes both sockets of the connection: FIN after the data already written, or RST when the
-   * connection was accepted while a `reset_peer` toxic existed (SO_LINGER 0, see fault-link.ts).
+   * Closes the connection after the data already forwarded, as Toxiproxy does: passes a closing end
+   * of the stream down the rest of the chain and drops whatever comes in later. When it reaches
+   * the socket, both sockets close: FIN after the data written, or RST when the connection was
+   * accepted while a `reset_peer` toxic existed (SO_LINGER 0, see fault-link.ts).
    */
   close(): void;
 }
@@ -85,8 +94,23 @@ function randomSpread(spread: number): number {
   return spread > 0 ? Math.floor(Math.random() * (2 * spread + 1)) - spread : 0;
 }
 
-/** Creates the behaviour of a toxic for one connection (fresh state per connection). */
-export function createBehaviour(spec: ToxicSpec): Behaviour {
+/**
+ * What a toxic keeps on one connection across its restarts and updates (Toxiproxy keeps a stateful
+ * toxic's state until the toxic is removed or the connection closes): limit_data's byte count.
+ */
+export interface ToxicState {
+  bytesPassed: number;
+}
+
+export function newToxicState(): ToxicState {
+  return { bytesPassed: 0 };
+}
+
+/**
+ * Creates the behaviour of a toxic for one connection, each time the toxic (re)starts on it;
+ * `state` is the one the toxic keeps on that connection (see ToxicState).
+ */
+export function createBehaviour(spec: ToxicSpec, state: ToxicState): Behaviour {
   const attr = (key: string): number => spec.attributes[key] ?? 0;
   switch (spec.type) {
     case 'latency':
@@ -102,7 +126,7 @@ export function createBehaviour(spec: ToxicSpec): Behaviour {
     case 'slicer':
       return slicer(attr('average_size'), attr('size_variation'), attr('delay'));
     case 'limit_data':
-      return limitData(attr('bytes'));
+      return limitData(attr('bytes'), state);
   }
 }
 
@@ -200,19 +224,18 @@ function slicer(averageSize: number, sizeVariation: number, delayUs: number): Be
   };
 }
 
-/** Passes the first `bytes` bytes, then closes the connection. */
-function limitData(bytes: number): Behaviour {
-  let passed = 0;
+/** Passes the first `bytes` bytes (counted in `state`, across restarts), then closes the connection. */
+function limitData(bytes: number, state: ToxicState): Behaviour {
   return {
     handle(item, ctx) {
       if (item.kind === 'end') return ctx.forward(item);
-      const room = bytes - passed;
+      const room = bytes - state.bytesPassed;
       if (room > 0) {
         const piece = item.data.subarray(0, room);
-        passed += piece.length;
+        state.bytesPassed += piece.length;
         ctx.forward({ kind: 'data', data: piece, at: item.at });
       }
-      if (passed >= bytes) ctx.close();
+      if (state.bytesPassed >= bytes) ctx.close();
     },
   };
 }

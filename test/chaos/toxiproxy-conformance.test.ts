@@ -656,6 +656,19 @@ test('limit_data closes the connection after N bytes', options, async (t) => {
   assert.equal(raw.text(), '+PONG\r\n+PO', 'exactly the first 10 bytes of the two replies');
 });
 
+test('limit_data counts the bytes of a connection across updates and restarts, and its close waits for what later toxics hold', options, async (t) => {
+  const proxy = await newProxy(t);
+  const limit = await proxy.addToxic<{ bytes: number }>({ name: 'limit', type: 'limit_data', stream: 'downstream', toxicity: 1, attributes: { bytes: 10 } });
+  const raw = await rawVia(t, proxy);
+  raw.socket.write('PING\r\n');
+  await within(raw.untilBytes(7), 5_000, 'the first PONG');
+  await limit.update({ ...limit.toJson(), attributes: { bytes: 10 } }); // restarts the toxic
+  await proxy.addToxic<Latency>({ name: 'after', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 200, jitter: 0 } }); // restarts it too
+  raw.socket.write('PING\r\n');
+  await within(raw.closed, 5_000, 'the connection closing');
+  assert.equal(raw.text(), '+PONG\r\n+PO', '10 bytes in all, the last 3 delivered by the latency toxic before the close');
+});
+
 test('slicer splits a reply into small delayed writes', options, async (t) => {
   const proxy = await newProxy(t);
   await proxy.addToxic<Slicer>({ name: 'slices', type: 'slicer', stream: 'downstream', toxicity: 1, attributes: { average_size: 1, size_variation: 0, delay: 20_000 } });
