@@ -67,7 +67,7 @@ export interface ToxicContext {
  * One toxic running on one direction of one connection. `handle` gets the items one at a time, in
  * order; the next one waits until the returned promise settles. When `ctx.signal` aborts while an
  * item is held, the item is forwarded at once (no data is dropped by removing a toxic), except by
- * `timeout`, which drops everything.
+ * `timeout`, which drops everything, and by `reset_peer`, which closes the connection all the same.
  */
 export interface Behaviour {
   /** Runs once when the toxic starts on the connection. */
@@ -194,15 +194,15 @@ function timeout(timeoutMs: number): Behaviour {
  * On the first data, waits `timeoutMs`, drops that data and closes the connection. The close is a
  * reset (RST) only because the connection has SO_LINGER 0: a connection accepted while a
  * `reset_peer` toxic existed has it; one that was already open when the toxic was added gets FIN,
- * as with a real Toxiproxy, which sets SO_LINGER 0 only when a connection is accepted.
+ * as with a real Toxiproxy, which sets SO_LINGER 0 only when a connection is accepted. Once the
+ * wait has begun, removing, updating or restarting the toxic does not stop it (as in Toxiproxy).
  */
 function resetPeer(timeoutMs: number): Behaviour {
   return {
     async handle(item, ctx) {
       if (item.kind === 'end') return ctx.forward(item);
-      await sleep(timeoutMs, ctx.signal);
-      if (ctx.signal.aborted) ctx.forward(item);
-      else ctx.close();
+      await sleep(timeoutMs, new AbortController().signal);
+      ctx.close();
     },
   };
 }

@@ -536,6 +536,17 @@ test('reset_peer resets a connection accepted while it exists (ECONNRESET); one 
   assert.equal(open.text(), '+PONG\r\n', 'the second PING got no answer');
 });
 
+test('a reset_peer toxic that got data closes the connection even if it is removed while it waits', options, async (t) => {
+  const proxy = await newProxy(t);
+  const raw = await rawVia(t, proxy);
+  const toxic = await proxy.addToxic<{ timeout: number }>({ name: 'rst', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { timeout: 1_000 } });
+  await new Promise<void>((resolve) => raw.socket.write('PING\r\n', () => resolve()));
+  await delay(100); // the PING is held by the toxic, which closes the connection 1 s after it came
+  await toxic.remove(); // a real Toxiproxy answers only once the toxic has fired
+  await within(raw.closed, 5_000, 'the connection closing');
+  assert.equal(raw.text(), '', 'the held PING was dropped, not passed on');
+});
+
 test('a connection accepted while any reset_peer existed is reset when closed later, even at toxicity 0 and after removal', options, async (t) => {
   const proxy = await newProxy(t);
   const toxic = await proxy.addToxic<{ timeout: number }>({ name: 'mark', type: 'reset_peer', stream: 'downstream', toxicity: 0, attributes: { timeout: 0 } });
