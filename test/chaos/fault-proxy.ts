@@ -61,7 +61,7 @@ export class FaultProxy {
     if (!this.enabled || this.server !== undefined) return;
     const address = parseHostPort(this.listen);
     if (address === undefined) throw new Error(`listen address ${JSON.stringify(this.listen)} is not host:port`);
-    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(address.port, address.host, () => {

@@ -39,7 +39,14 @@ export interface ToxicSpec {
 /** What flows through one direction of a connection: a chunk as read, or the end of the stream (FIN). */
 export type Item =
   | { readonly kind: 'data'; readonly data: Buffer; /** performance.now() when it arrived */ readonly at: number }
-  | { readonly kind: 'end' };
+  | {
+      readonly kind: 'end';
+      /**
+       * Set when a toxic closed the connection: later toxics pass it on like the end of the stream
+       * (slow_close delays it), and at the end of the chain it closes both sockets.
+       */
+      readonly close?: boolean;
+    };
 
 /** What a running toxic may do to its connection. */
 export interface ToxicContext {
@@ -47,17 +54,20 @@ export interface ToxicContext {
   readonly signal: AbortSignal;
   /** Hands an item to the next toxic of the direction, or to the socket at its end. */
   forward(item: Item): void;
-  /** Closes both sockets of the connection (FIN after the data already written). */
+  /**
+   * Closes the connection after the data already forwarded, as Toxiproxy does: passes a closing end
+   * of the stream down the rest of the chain and drops whatever comes in later. When it reaches
+   * the socket, both sockets close: FIN after the data written, or RST when the connection was
+   * accepted while a `reset_peer` toxic existed (SO_LINGER 0, see fault-link.ts).
+   */
   close(): void;
-  /** Resets the client socket (SO_LINGER 0, the client sees ECONNRESET) and drops the upstream one. */
-  reset(): void;
 }
 
 /**
  * One toxic running on one direction of one connection. `handle` gets the items one at a time, in
  * order; the next one waits until the returned promise settles. When `ctx.signal` aborts while an
  * item is held, the item is forwarded at once (no data is dropped by removing a toxic), except by
- * `timeout`, which drops everything.
+ * `timeout`, which drops everything, and by `reset_peer`, which closes the connection all the same.
  */
 export interface Behaviour {
   /** Runs once when the toxic starts on the connection. */
@@ -84,8 +94,23 @@ function randomSpread(spread: number): number {
   return spread > 0 ? Math.floor(Math.random() * (2 * spread + 1)) - spread : 0;
 }
 
-/** Creates the behaviour of a toxic for one connection (fresh state per connection). */
-export function createBehaviour(spec: ToxicSpec): Behaviour {
+/**
+ * What a toxic keeps on one connection across its restarts and updates (Toxiproxy keeps a stateful
+ * toxic's state until the toxic is removed or the connection closes): limit_data's byte count.
+ */
+export interface ToxicState {
+  bytesPassed: number;
+}
+
+export function newToxicState(): ToxicState {
+  return { bytesPassed: 0 };
+}
+
+/**
+ * Creates the behaviour of a toxic for one connection, each time the toxic (re)starts on it;
+ * `state` is the one the toxic keeps on that connection (see ToxicState).
+ */
+export function createBehaviour(spec: ToxicSpec, state: ToxicState): Behaviour {
   const attr = (key: string): number => spec.attributes[key] ?? 0;
   switch (spec.type) {
     case 'latency':
@@ -101,7 +126,7 @@ export function createBehaviour(spec: ToxicSpec): Behaviour {
     case 'slicer':
       return slicer(attr('average_size'), attr('size_variation'), attr('delay'));
     case 'limit_data':
-      return limitData(attr('bytes'));
+      return limitData(attr('bytes'), state);
   }
 }
 
@@ -145,31 +170,39 @@ function slowClose(delayMs: number): Behaviour {
 }
 
 /**
- * Drops all data; closes the connection `timeoutMs` after the toxic started on it, or never when 0.
+ * Drops all data; closes the connection once `timeoutMs` passed without data, counted from when
+ * the toxic started on it and again from each chunk it dropped (as Toxiproxy does), or never when 0.
  * (Removing a timeout toxic closes every connection of its proxy; the proxy does that.)
  */
 function timeout(timeoutMs: number): Behaviour {
+  let timer: NodeJS.Timeout | undefined;
   return {
     start(ctx) {
       if (timeoutMs <= 0) return;
-      const timer = setTimeout(() => ctx.close(), timeoutMs);
-      ctx.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+      const armed = setTimeout(() => ctx.close(), timeoutMs);
+      timer = armed;
+      ctx.signal.addEventListener('abort', () => clearTimeout(armed), { once: true });
     },
     handle(item, ctx) {
-      if (item.kind === 'end') ctx.forward(item);
-      // data is dropped
+      if (item.kind === 'end') return ctx.forward(item);
+      if (!ctx.signal.aborted) timer?.refresh(); // data is dropped, and restarts the timer
     },
   };
 }
 
-/** On the first data, waits `timeoutMs` and then resets the connection. */
+/**
+ * On the first data, waits `timeoutMs`, drops that data and closes the connection. The close is a
+ * reset (RST) only because the connection has SO_LINGER 0: a connection accepted while a
+ * `reset_peer` toxic existed has it; one that was already open when the toxic was added gets FIN,
+ * as with a real Toxiproxy, which sets SO_LINGER 0 only when a connection is accepted. Once the
+ * wait has begun, removing, updating or restarting the toxic does not stop it (as in Toxiproxy).
+ */
 function resetPeer(timeoutMs: number): Behaviour {
   return {
     async handle(item, ctx) {
       if (item.kind === 'end') return ctx.forward(item);
-      await sleep(timeoutMs, ctx.signal);
-      if (ctx.signal.aborted) ctx.forward(item);
-      else ctx.reset();
+      await sleep(timeoutMs, new AbortController().signal);
+      ctx.close();
     },
   };
 }
@@ -191,19 +224,18 @@ function slicer(averageSize: number, sizeVariation: number, delayUs: number): Be
   };
 }
 
-/** Passes the first `bytes` bytes, then closes the connection. */
-function limitData(bytes: number): Behaviour {
-  let passed = 0;
+/** Passes the first `bytes` bytes (counted in `state`, across restarts), then closes the connection. */
+function limitData(bytes: number, state: ToxicState): Behaviour {
   return {
     handle(item, ctx) {
       if (item.kind === 'end') return ctx.forward(item);
-      const room = bytes - passed;
+      const room = bytes - state.bytesPassed;
       if (room > 0) {
         const piece = item.data.subarray(0, room);
-        passed += piece.length;
+        state.bytesPassed += piece.length;
         ctx.forward({ kind: 'data', data: piece, at: item.at });
       }
-      if (passed >= bytes) ctx.close();
+      if (state.bytesPassed >= bytes) ctx.close();
     },
   };
 }

@@ -5,9 +5,11 @@
  * Faults are checked end to end against a real redis-server, through ioredis and raw sockets.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { after, before, test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   type Bandwidth,
@@ -413,6 +415,53 @@ test('toxicity is rolled once per connection: a connection is delayed on every P
   for (const delayed of delays) assert.ok(delayed.every((d) => d === delayed[0]), `per-PING delays of one connection: ${delayed.join(', ')}`);
 });
 
+test('a change to a chain restarts the toxic just before it: a timeout starts again; one further back does not', options, async (t) => {
+  const T = 1_500;
+  const timeoutToxic = { name: 'T', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: T } } as const;
+  const noLatency = (name: string) => ({ name, type: 'latency', stream: 'upstream', toxicity: 1, attributes: { latency: 0, jitter: 0 } }) as const;
+  const [added, removed, further] = [await newProxy(t), await newProxy(t), await newProxy(t)];
+  await added.addToxic<Timeout>(timeoutToxic);
+  await removed.addToxic<Timeout>(timeoutToxic);
+  await removed.addToxic<Latency>(noLatency('L1'));
+  await further.addToxic<Timeout>(timeoutToxic);
+  await further.addToxic<Latency>(noLatency('L1'));
+  // Idle connections (no data): each timeout toxic runs from the accept; nothing else restarts it.
+  const conns = await Promise.all([added, removed, further].map((p) => rawVia(t, p)));
+  const closedAt = conns.map((c) => c.closed.then(() => performance.now()));
+  await delay(600);
+  const changes = [
+    () => added.addToxic<Latency>(noLatency('L')), // right after T: T restarts
+    async () => (await removed.getToxic<Latency>('L1')).remove(), // right after T: T restarts
+    () => further.addToxic<Latency>(noLatency('L2')), // after L1: only L1 restarts
+  ];
+  const changedAt: number[] = [];
+  for (const change of changes) {
+    changedAt.push(performance.now());
+    await change();
+  }
+  const closed = await within(Promise.all(closedAt), 5_000, 'the three connections closing');
+  const after = closed.map((at, i) => at - (changedAt[i] ?? Number.NaN));
+  assert.ok((after[0] ?? 0) >= T - MARGIN_MS, `closed ${after[0]?.toFixed(1)} ms after a toxic was added behind the timeout ${T}`);
+  assert.ok((after[1] ?? 0) >= T - MARGIN_MS, `closed ${after[1]?.toFixed(1)} ms after the toxic behind the timeout ${T} was removed`);
+  assert.ok((after[2] ?? T) < T - 100, `closed ${after[2]?.toFixed(1)} ms after a toxic was added further down the chain (timeout ${T}, started 600 ms earlier)`);
+});
+
+test('a change to a chain rolls the toxicity of the toxic just before it again', options, async (t) => {
+  const proxy = await newProxy(t);
+  await proxy.addToxic<Latency>({ name: 'maybe', type: 'latency', stream: 'downstream', toxicity: 0.5, attributes: { latency: 300, jitter: 0 } });
+  const clients = await Promise.all(Array.from({ length: 20 }, () => redisVia(t, proxy)));
+  const rolls = (): Promise<boolean[]> => Promise.all(clients.map(async ({ redis }) => (await timed(() => redis.ping())) >= 150));
+  const changed = (a: boolean[], b: boolean[]): number => a.filter((x, i) => x !== b[i]).length;
+  const first = await rolls();
+  const next = await proxy.addToxic<Latency>({ name: 'next', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 0, jitter: 0 } });
+  const second = await rolls();
+  await next.remove();
+  const third = await rolls();
+  // Each roll applies the toxic with probability 0.5: all 20 the same by chance has odds 2^-20.
+  assert.ok(changed(first, second) > 0, `adding a toxic after it: delayed before ${first.join(',')}; after ${second.join(',')}`);
+  assert.ok(changed(second, third) > 0, `removing the toxic after it: delayed before ${second.join(',')}; after ${third.join(',')}`);
+});
+
 test('timeout 0 swallows data while it exists; removing it closes every connection of the proxy', options, async (t) => {
   const proxy = await newProxy(t);
   const busy = await redisVia(t, proxy);
@@ -443,21 +492,152 @@ test('timeout > 0 closes the connection after the timeout', options, async (t) =
   assert.equal((await ping).ok, false, 'the PING got no answer');
 });
 
-test('reset_peer resets the connection: the client sees ECONNRESET', options, async (t) => {
+test('timeout > 0 restarts on every chunk it drops: the connection closes only after that long without data', options, async (t) => {
   const proxy = await newProxy(t);
-  const client = await redisVia(t, proxy);
-  assert.equal(await client.redis.ping(), 'PONG');
-  await proxy.addToxic<{ timeout: number }>({ name: 'rst', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { timeout: 200 } });
+  const raw = await rawVia(t, proxy);
+  const closedAt = raw.closed.then(() => performance.now());
+  await proxy.addToxic<Timeout>({ name: 'idle', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: 1_000 } });
   const start = performance.now();
-  const ping = settle(client.redis.ping());
-  await within(client.closed, 5_000, 'the connection closing');
+  let lastWrite = start;
+  // 10 PINGs 150 ms apart: 1.5 s of steady data, each swallowed, each restarting the 1 s timer.
+  for (let i = 0; i < 10 && !raw.socket.destroyed; i += 1) {
+    raw.socket.write('PING\r\n');
+    lastWrite = performance.now();
+    await delay(150);
+  }
+  const openFor = performance.now() - start;
+  assert.equal(raw.socket.destroyed, false, `closed ${openFor.toFixed(0)} ms after the toxic was added, while data still flowed`);
+  const idle = (await within(closedAt, 5_000, 'the connection closing')) - lastWrite;
+  assert.ok(idle >= 1_000 - MARGIN_MS, `closed ${idle.toFixed(1)} ms after the last data with timeout 1000`);
+  assert.equal(raw.text(), '', 'every PING was swallowed');
+});
+
+const codes = (errors: readonly NodeJS.ErrnoException[]): string => errors.map((e) => e.code ?? e.message).join(', ') || 'none';
+
+test('reset_peer resets a connection accepted while it exists (ECONNRESET); one already open gets FIN', options, async (t) => {
+  const proxy = await newProxy(t);
+  const open = await rawVia(t, proxy);
+  open.socket.write('PING\r\n');
+  await within(open.untilBytes(7), 5_000, 'PONG');
+  await proxy.addToxic<{ timeout: number }>({ name: 'rst', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { timeout: 200 } });
+  const fresh = await redisVia(t, proxy);
+
+  const start = performance.now();
+  open.socket.write('PING\r\n');
+  const ping = settle(fresh.redis.ping());
+  await within(Promise.all([open.closed, fresh.closed]), 5_000, 'both connections closing');
   const ms = performance.now() - start;
-  assert.ok(ms >= 200 - MARGIN_MS, `reset after ${ms.toFixed(1)} ms with timeout 200`);
-  assert.ok(
-    client.errors.some((e) => e.code === 'ECONNRESET'),
-    `errors seen: ${client.errors.map((e) => e.code ?? e.message).join(', ') || 'none'}`,
-  );
+  assert.ok(ms >= 200 - MARGIN_MS, `closed after ${ms.toFixed(1)} ms with timeout 200`);
+  assert.ok(fresh.errors.some((e) => e.code === 'ECONNRESET'), `new connection: errors seen: ${codes(fresh.errors)}`);
   assert.equal((await ping).ok, false);
+  // A real Toxiproxy sets SO_LINGER 0 only when it accepts a connection, so it closes an open one.
+  assert.equal(await settlesWithin(open.ended, 0), true, 'the open connection got FIN');
+  assert.deepEqual(open.errors.map((e) => e.code), [], 'the open connection was not reset');
+  assert.equal(open.text(), '+PONG\r\n', 'the second PING got no answer');
+});
+
+test('a reset_peer toxic that got data closes the connection even if it is removed while it waits', options, async (t) => {
+  const proxy = await newProxy(t);
+  const raw = await rawVia(t, proxy);
+  const toxic = await proxy.addToxic<{ timeout: number }>({ name: 'rst', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { timeout: 1_000 } });
+  await new Promise<void>((resolve) => raw.socket.write('PING\r\n', () => resolve()));
+  await delay(100); // the PING is held by the toxic, which closes the connection 1 s after it came
+  await toxic.remove(); // a real Toxiproxy answers only once the toxic has fired
+  await within(raw.closed, 5_000, 'the connection closing');
+  assert.equal(raw.text(), '', 'the held PING was dropped, not passed on');
+});
+
+test('a connection accepted while any reset_peer existed is reset when closed later, even at toxicity 0 and after removal', options, async (t) => {
+  const proxy = await newProxy(t);
+  const toxic = await proxy.addToxic<{ timeout: number }>({ name: 'mark', type: 'reset_peer', stream: 'downstream', toxicity: 0, attributes: { timeout: 0 } });
+  const marked = await redisVia(t, proxy);
+  assert.equal(await marked.redis.ping(), 'PONG', 'toxicity 0: the toxic does nothing');
+  await toxic.remove();
+  const plain = await redisVia(t, proxy);
+  assert.equal(await plain.redis.ping(), 'PONG');
+  assert.equal(await marked.redis.ping(), 'PONG');
+
+  await proxy.update({ enabled: false, listen: proxy.listen, upstream: proxy.upstream });
+  await within(Promise.all([marked.closed, plain.closed]), 5_000, 'both connections closing');
+  assert.ok(marked.errors.some((e) => e.code === 'ECONNRESET'), `accepted with the toxic: errors seen: ${codes(marked.errors)}`);
+  assert.deepEqual(plain.errors.map((e) => e.code), [], 'accepted after the toxic was removed: closed with FIN');
+});
+
+/**
+ * A listener in a child process whose event loop is blocked from the start, so it never accepts:
+ * with backlog 1 the kernel queues two connections and drops later SYNs (the connect retries).
+ * `stop()` kills the process: the port is closed, and every pending connect is refused at its
+ * next SYN retry.
+ */
+async function stalledListener(t: TestContext): Promise<{ port: number; stop(): Promise<void> }> {
+  const script = `const s = require('node:net').createServer();
+    s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+      process.stdout.write(s.address().port + '\\n');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    });`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    child.kill('SIGKILL');
+    await exited;
+  };
+  t.after(stop);
+  const port = await within(
+    new Promise<number>((resolve) => child.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim())))),
+    10_000,
+    'the stalled listener starting',
+  );
+  return { port, stop };
+}
+
+/** A client that writes `data` at once (queued until the connect completes); `written` resolves once the kernel has it. */
+function writeAtOnce(t: TestContext, endpoint: { host: string; port: number }, data: string) {
+  const socket = connect(endpoint);
+  t.after(() => socket.destroy());
+  const written = new Promise<void>((resolve) => socket.write(data, () => resolve()));
+  const codes: string[] = [];
+  let ended = false;
+  let read = '';
+  socket.on('data', (chunk: Buffer) => (read += chunk.toString('latin1')));
+  socket.on('end', () => (ended = true));
+  socket.on('error', (error: NodeJS.ErrnoException) => codes.push(error.code ?? error.message));
+  const closed = new Promise<{ codes: string[]; ended: boolean; read: string }>((resolve) =>
+    socket.once('close', () => resolve({ codes, ended, read })),
+  );
+  return { written, closed };
+}
+
+test('an unreachable upstream: the client is closed unread: FIN when it sent nothing, RST when it had sent data', options, async (t) => {
+  const { client } = env();
+  const refused = await client.createProxy({ name: uniqueName(), listen: listenAddress(), upstream: upstreamAddress(1) }); // nothing listens on port 1
+  t.after(() => refused.remove().catch(() => undefined));
+  const silent = await rawVia(t, refused);
+  await within(silent.closed, 5_000, 'the silent connection closing');
+  assert.equal(await settlesWithin(silent.ended, 0), true, 'the silent client got FIN');
+  assert.deepEqual(silent.errors.map((e) => e.code), [], 'the silent client was not reset');
+
+  // Whether data sent at once arrives before a refused connect is a race, so the upstream here
+  // hangs (its queue is full) until the test has written, and is refused after that.
+  const stalled = await stalledListener(t);
+  const fillers = Array.from({ length: 3 }, () => connect({ host: '127.0.0.1', port: stalled.port }).on('error', () => undefined));
+  t.after(() => fillers.forEach((f) => f.destroy()));
+  let connected = 0;
+  const queueFull = new Promise<void>((resolve) => {
+    for (const filler of fillers) filler.once('connect', () => (connected += 1) === 2 && resolve());
+  });
+  await within(queueFull, 5_000, 'two connections filling the stalled queue');
+  const proxy = await client.createProxy({ name: uniqueName(), listen: listenAddress(), upstream: upstreamAddress(stalled.port) });
+  t.after(() => proxy.remove().catch(() => undefined));
+  const talkers = Array.from({ length: 5 }, () => writeAtOnce(t, proxyEndpoint(proxy), 'PING\r\n'));
+  await within(Promise.all(talkers.map((c) => c.written)), 5_000, 'the clients writing');
+  await stalled.stop();
+  const seen = await within(Promise.all(talkers.map((c) => c.closed)), 15_000, 'the clients being closed');
+  assert.deepEqual(seen.map((c) => c.read).filter((read) => read !== ''), [], 'no client got an answer');
+  assert.deepEqual(
+    seen.map((c) => `${c.ended ? 'FIN ' : ''}${c.codes.join('+')}`),
+    seen.map(() => 'ECONNRESET'),
+    'every client that had sent data was reset',
+  );
 });
 
 test('down (enabled:false) closes open connections and refuses new ones; enabling restores the same port', options, async (t) => {
@@ -485,6 +665,19 @@ test('limit_data closes the connection after N bytes', options, async (t) => {
   raw.socket.write('PING\r\nPING\r\n');
   await within(raw.closed, 5_000, 'the connection closing');
   assert.equal(raw.text(), '+PONG\r\n+PO', 'exactly the first 10 bytes of the two replies');
+});
+
+test('limit_data counts the bytes of a connection across updates and restarts, and its close waits for what later toxics hold', options, async (t) => {
+  const proxy = await newProxy(t);
+  const limit = await proxy.addToxic<{ bytes: number }>({ name: 'limit', type: 'limit_data', stream: 'downstream', toxicity: 1, attributes: { bytes: 10 } });
+  const raw = await rawVia(t, proxy);
+  raw.socket.write('PING\r\n');
+  await within(raw.untilBytes(7), 5_000, 'the first PONG');
+  await limit.update({ ...limit.toJson(), attributes: { bytes: 10 } }); // restarts the toxic
+  await proxy.addToxic<Latency>({ name: 'after', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 200, jitter: 0 } }); // restarts it too
+  raw.socket.write('PING\r\n');
+  await within(raw.closed, 5_000, 'the connection closing');
+  assert.equal(raw.text(), '+PONG\r\n+PO', '10 bytes in all, the last 3 delivered by the latency toxic before the close');
 });
 
 test('slicer splits a reply into small delayed writes', options, async (t) => {
