@@ -136,12 +136,20 @@ export class LockRounds {
     // Refused before anything changed: the lock is as it was.
     const max = decided ? undefined : ttlLimitOf(round.replies);
     if (max !== undefined) throw ttlTooLong(leaseMs, max);
-    void this.release(grant).catch(() => undefined);
-    throw this.#lost(
+    const error = this.#lost(
       resources,
       round.replies,
       round.replies.some(otherOwner) ? 'a node reports another owner' : 'a quorum did not confirm the extension in time',
     );
+    // End the Lock (signal aborted, remainingMs() 0; with the lock thread, the shared cell marked
+    // lost) BEFORE the release: a release hands the lease to the next waiter, who may be granted at
+    // once, in another process, while this one waits to be scheduled again.
+    try {
+      lose(error);
+    } finally {
+      void this.release(grant).catch(() => undefined);
+    }
+    throw error;
   }
 
   #lost(resources: readonly string[], replies: readonly (Reply<string> | undefined)[], why: string): LockLostError {
