@@ -436,3 +436,36 @@ test('inside a NestJS application: RedfenceModule provides the Redlock and confi
     assert.ok(tokens.every((t, i) => i === 0 || t > (tokens[i - 1] as bigint)), `${method}: tokens increase`);
   }
 });
+
+test('inside a NestJS application: RedfenceModule with an election starts it at bootstrap; a @LeaderOnly cron runs with the term; close resigns', async () => {
+  const terms: bigint[] = [];
+  class Leader {
+    constructor(readonly election: LeaderElection) {}
+
+    @EverySecond
+    @LeaderOnly((self: Leader) => self.election)
+    async sweep(): Promise<void> {
+      terms.push((currentLock() as LockContext).fencingToken);
+    }
+  }
+  @Module({
+    imports: [
+      ScheduleModule.forRoot(),
+      RedfenceModule.forRoot({ nodes: env.cluster.urls, prefix: env.prefix(), configureDecorators: false, election: { name: 'nest', ttl: 3_000 } }),
+    ],
+    // A factory provider: constructor injection by type needs emitDecoratorMetadata, which neither mode has here.
+    providers: [{ provide: Leader, useFactory: (election: LeaderElection) => new Leader(election), inject: [LeaderElection] }],
+  })
+  class AppModule {}
+
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+  const election = app.get(LeaderElection);
+  try {
+    await until('two runs as leader', () => terms.length >= 2, 8_000);
+    assert.equal(terms[0], election.term);
+  } finally {
+    await app.close();
+  }
+  assert.equal(election.isLeader, false, 'closing the application stopped the election');
+  assert.ok(terms.every((term) => term === terms[0]), 'one term throughout');
+});
