@@ -215,6 +215,29 @@ test('key from the arguments (and this); a bad key is refused when called', asyn
   await assert.rejects(orders.byId(''), InvalidOptionsError);
 });
 
+test('types: a key function is checked against the method parameters', () => {
+  class Typed {
+    @DistributedLock({ key: (id: string, n: number) => `${id}:${n}` })
+    async fits(id: string, n: number): Promise<void> {
+      void id;
+      void n;
+    }
+
+    // @ts-expect-error the key function takes a number, the method gives a string
+    @DistributedLock({ key: (id: number) => String(id) })
+    async mismatched(id: string): Promise<void> {
+      void id;
+    }
+
+    @DistributedLock({ key: 'static' })
+    async anything(a: Date, b: symbol): Promise<void> {
+      void a;
+      void b;
+    }
+  }
+  assert.equal(typeof Typed.prototype.fits, 'function');
+});
+
 test('the wrapper keeps the name, length, own properties and reflect-metadata, with @Cron above or below', () => {
   const marker = Symbol('marker');
   const tag = ((value: unknown, _key?: unknown, descriptor?: PropertyDescriptor) => {
