@@ -86,10 +86,11 @@ const checks: Checks<Resolved> = {
     return resourceList(name, value);
   },
   ttl: (name, value) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || !Number.isInteger(Math.round(value * 1e6) / 1e3)) {
+    const ms = typeof value === 'number' ? value * 1000 : Number.NaN;
+    if (!Number.isFinite(ms) || Math.round(ms) < 1 || Math.abs(ms - Math.round(ms)) > 1e-6) {
       throw new InvalidOptionsError(`Expected \`${name}\` to be a positive number of SECONDS (whole milliseconds), got ${describeValue(value)}`);
     }
-    return value;
+    return value as number;
   },
   retries: nonNegativeInteger,
   retryDelay: nonNegativeInteger,

@@ -105,6 +105,11 @@ DistributedLock.configure = function configure(options: { readonly redlock: Redl
   configured = redlockSource('redlock', options.redlock);
 };
 
+/** @internal The Redlock `configure()` set, if any. */
+export function configuredRedlock(): RedlockSource | undefined {
+  return configured;
+}
+
 /** The events of `@DistributedLock` and `@LeaderOnly`: `skipped`, and the `memoryFallback` warning. */
 DistributedLock.events = decoratorEvents;
 

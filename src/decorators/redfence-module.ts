@@ -6,7 +6,7 @@ import { LeaderElection } from '../election/leader-election.js';
 import { InvalidOptionsError } from '../errors.js';
 import type { NodeInput } from '../nodes/redis/redis-node.js';
 import { Redlock, type RedlockOptions } from '../redlock/redlock.js';
-import { DistributedLock } from './distributed-lock.js';
+import { configuredRedlock, DistributedLock } from './distributed-lock.js';
 
 /** Options of `RedfenceModule.forRoot()`: the Redlock's nodes and options, and optionally an election. */
 export interface RedfenceModuleOptions extends RedlockOptions {
@@ -35,6 +35,9 @@ class RedfenceLifecycle {
 
   async onApplicationShutdown(): Promise<void> {
     await this.election?.stop();
+    // The decorators' default goes with the application, so a later call says "not configured"
+    // rather than "closed"; a default someone else set since stays.
+    if (configuredRedlock() === this.redlock) DistributedLock.configure({ redlock: undefined });
     await this.redlock.quit();
   }
 }

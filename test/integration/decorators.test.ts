@@ -454,6 +454,7 @@ test('inside a NestJS application: RedfenceModule provides the Redlock and confi
   } finally {
     await app.close();
   }
+  await assert.rejects(new Tasks().above(), (error: unknown) => error instanceof InvalidOptionsError && /DistributedLock\.configure/.test(error.message), 'closing the app cleared the default Redlock');
   for (const method of ['above', 'below']) {
     const tokens = runs.filter((r) => r.method === method).map((r) => r.token);
     assert.ok(tokens.every((t, i) => i === 0 || t > (tokens[i - 1] as bigint)), `${method}: tokens increase`);
