@@ -10,7 +10,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { project: ['./tsconfig.check.json'], tsconfigRootDir: import.meta.dirname },
+      parserOptions: { project: ['./tsconfig.check.json', './tsconfig.legacy.json'], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       // node:test's test() and describe() return promises that the runner awaits itself.

@@ -31,6 +31,12 @@ export { type FenceCallOptions, RedisFence, type RedisFenceOptions } from './fen
 export type { InitReport, NodeState, RepairReport } from './fencing/ready-gate.js';
 export { MemoryNode, type MemoryNodeOptions } from './nodes/memory/memory-node.js';
 export { type IORedisClient, type NodeInput, RedisNode } from './nodes/redis/redis-node.js';
+export { currentLock, type LockContext } from './decorators/current-lock.js';
+export type { DecoratorEvents, SkipReason } from './decorators/decorator-events.js';
+export { DistributedLock } from './decorators/distributed-lock.js';
+export type { DistributedLockOptions, OnLocked, OnUnavailable, RedlockSource } from './decorators/distributed-lock-options.js';
+export { type ElectionSource, LeaderOnly } from './decorators/leader-only.js';
+export type { LockDecorator } from './decorators/method-decorator.js';
 export type { LeaderElectionOptions } from './election/election-options.js';
 export {
   type FollowerReason,

@@ -102,6 +102,11 @@ class Term implements Leadership {
   }
 }
 
+/** @internal The lock that holds a leadership's seat (for `@LeaderOnly`'s `currentLock()`), if it is one of ours. */
+export function seatLock(leadership: Leadership): Lock | undefined {
+  return leadership instanceof Term ? leadership.lock : undefined;
+}
+
 /**
  * Leader election on a Redlock key, to client-go's standard: one leader per term, the term is the
  * grant's fencing token (strictly larger for every new leadership, also after restarts), and the
@@ -179,6 +184,15 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> implement
   get term(): bigint | undefined {
     const term = this.#term;
     return term !== undefined && this.#live(term) ? term.term : undefined;
+  }
+
+  /**
+   * The current leadership while this candidate leads (as `'leader'` handed it out: its `signal`
+   * aborts when the term ends), else `undefined`. Read from the monotonic clock, as `isLeader`.
+   */
+  get leadership(): Leadership | undefined {
+    const term = this.#term;
+    return term !== undefined && this.#live(term) ? term : undefined;
   }
 
   /**

@@ -166,6 +166,13 @@ test('npm pack from a clean clone builds a complete package: dist, types, LICENS
   assert.equal(pkg.dependencies?.ioredis, undefined, 'ioredis is a peer dependency, not a dependency');
   assert.match(String(pkg.peerDependencies?.ioredis), /\^5.*\^6/);
   for (const field of ['repository', 'homepage', 'bugs']) assert.ok(pkg[field] !== undefined, `package.json lacks ${field}`);
+  assert.equal(pkg.sideEffects, false);
+  // Every entry of the exports map (`.`, `./nestjs`) is in the package; the NestJS entry is separate,
+  // so the main entry loads without @nestjs/common (the sample apps below do not install it).
+  const targets = Object.values(pkg.exports ?? {}).flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.values(entry as Record<string, string>)));
+  assert.ok(targets.includes('./dist/nestjs.js'), 'the exports map has redfence/nestjs');
+  for (const target of targets) assert.ok(files.has(target.replace(/^\.\//, '')), `the exports map points at ${target}, which is not in the package`);
+  assert.equal(pkg.peerDependenciesMeta?.['@nestjs/common'] !== undefined, true, '@nestjs/common is an optional peer');
 
   tarball = join(temp(), report.filename);
   assert.ok(existsSync(tarball));
