@@ -305,7 +305,7 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
   async #waitForWork(ms: number): Promise<void> {
     const most = this.settings.drainDelay * 1_000;
     const waitMs = ms < 0 ? most : Math.min(ms, most);
-    if (waitMs <= 0) return;
+    if (waitMs <= 0 || this.#stopping) return;
     if (this.#blocking === undefined) {
       const blocking = this.#store.client.duplicate();
       blocking.on('error', () => undefined);
@@ -459,6 +459,7 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     this.#wakeLoop();
     this.#blocking?.disconnect();
     await this.#loop?.catch(() => undefined);
+    this.#blocking?.disconnect();
     const all = Promise.all([...this.#running].map((r) => r.done));
     if (timeoutMs === undefined) {
       await all;
