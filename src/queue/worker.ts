@@ -187,6 +187,14 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     this.emit('resumed');
   }
 
+  /**
+   * @internal The jobs running now, each with its delivery's lock (`job.lock`): what a renewer
+   * extends every `lockRenewTime` (issue 14), aborting a job with `cancelJob` when it cannot.
+   */
+  get runningJobs(): readonly Job<D, R>[] {
+    return [...this.#running].filter((r) => !r.abandoned && r.job.lock !== undefined).map((r) => r.job as Job<D, R>);
+  }
+
   /** Aborts a running job's signal (the attempt fails with `reason`); false when it does not run here. */
   cancelJob(jobId: string, reason = 'cancelled'): boolean {
     let found = false;
