@@ -153,9 +153,12 @@ export class QueueStore {
     return { status: status === 2 ? 'paused' : status === 3 ? 'limited' : 'empty', waitMs: Number(reply[1]) };
   }
 
-  /** distributedLock: records a granted quorum lock's token on a claimed job; false when the claim is gone. */
-  async activate(id: string, claim: string, token: bigint): Promise<{ attemptsStarted: number; processedOn: number } | false> {
-    const reply = (await this.run('queueActivate', [id, claim, token.toString(), this.settings.lockDuration])) as unknown[];
+  /**
+   * distributedLock: records a granted quorum lock's token on a claimed job; false when the claim is
+   * gone. `claimedToken`: the job's token when it was claimed (its `ftok`, '' for none).
+   */
+  async activate(id: string, claim: string, token: bigint, claimedToken: string): Promise<{ attemptsStarted: number; processedOn: number } | false> {
+    const reply = (await this.run('queueActivate', [id, claim, token.toString(), this.settings.lockDuration, claimedToken])) as unknown[];
     const code = Number(reply[0]);
     if (code === -2) throw new StaleTokenError(this.lockResource(id), token, BigInt(String(reply[1])));
     if (code !== 1) return false;
@@ -181,9 +184,12 @@ export class QueueStore {
     return { attemptsMade: Number(reply[1]), finishedOn: Number(reply[2]) };
   }
 
-  /** Puts an active job back to run next, unfinished; false when it is no longer this holder's. */
-  async requeue(id: string, holder: string): Promise<boolean> {
-    return Number(await this.run('queueRequeue', [id, holder])) === 1;
+  /**
+   * Puts an active job back to run next, unfinished; false when it is no longer this holder's.
+   * `claimedToken` (a claim): the job's token when it was claimed.
+   */
+  async requeue(id: string, holder: string, claimedToken?: string): Promise<boolean> {
+    return Number(await this.run('queueRequeue', claimedToken === undefined ? [id, holder] : [id, holder, claimedToken])) === 1;
   }
 
   async lock(op: 'extend' | 'release', id: string, token: string, ms: number): Promise<boolean> {

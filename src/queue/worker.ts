@@ -351,18 +351,19 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     }
     const redlock = this.settings.redlock;
     if (redlock === undefined) return false;
+    const claimedToken = job.fencingToken === 0n ? '' : job.fencingToken.toString();
     let lock: Lock;
     try {
       lock = await redlock.acquire(store.lockResource(job.id), this.settings.lockDuration);
     } catch (error) {
       this.#redisError(error);
-      await store.requeue(job.id, claim).catch((e: unknown) => this.#redisError(e));
+      await store.requeue(job.id, claim, claimedToken).catch((e: unknown) => this.#redisError(e));
       // Holding the slot a moment keeps a quorum that is down from being asked in a tight loop.
       await this.#pauseFor(RETRY_PAUSE_MS);
       return false;
     }
     try {
-      const activated = await store.activate(job.id, claim, lock.fencingToken);
+      const activated = await store.activate(job.id, claim, lock.fencingToken, claimedToken);
       if (activated === false) {
         await lock.release();
         return false;
@@ -374,7 +375,7 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     } catch (error) {
       await lock.release();
       this.#redisError(error);
-      await store.requeue(job.id, claim).catch((e: unknown) => this.#redisError(e));
+      await store.requeue(job.id, claim, claimedToken).catch((e: unknown) => this.#redisError(e));
       return false;
     }
   }
@@ -489,7 +490,9 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     running.abandoned = true;
     running.controller.abort(new JobError('JOB_ABANDONED', running.job.id, `The worker closed before job ${running.job.id} finished; it was put back to waiting`));
     try {
-      await this.#store.requeue(running.job.id, running.holder);
+      const { job } = running;
+      const claimed = job.token === undefined ? (job.fencingToken === 0n ? '' : job.fencingToken.toString()) : undefined;
+      await this.#store.requeue(job.id, running.holder, claimed);
     } catch (error) {
       this.#redisError(error);
     }

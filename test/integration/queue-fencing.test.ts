@@ -152,3 +152,26 @@ for (const distributedLock of [false, true]) {
     });
   });
 }
+
+test('distributedLock: a claim whose lease ran out while the quorum lock was busy is still delivered (the job is not stranded)', T, async () => {
+  const name = q.name();
+  const redlock = env.redlock();
+  const options = { connection: url(), lockDuration: 150, distributedLock: true, redlock };
+  const queue = q.queue(name, options);
+  const manual = q.worker(name, null, options);
+  const added = await queue.add('j', {}, { jobId: 'x' });
+  // Someone holds the job's quorum resource: the worker's acquire waits, its claim runs out.
+  const blocker = await redlock.acquire(`${name}:job:x`, 10_000);
+  const delivered = manual.getNextJob();
+  const redis = env.clients()[0]!;
+  const lockKey = added.lockKey();
+  await until('the claim', async () => (await redis.exists(lockKey)) === 1);
+  await until('the claim to run out', async () => (await redis.exists(lockKey)) === 0);
+  await blocker.release();
+  const job = await delivered;
+  assert.ok(job !== undefined, 'delivered');
+  assert.ok(job.fencingToken > blocker.fencingToken);
+  assert.equal(await redis.get(lockKey), job.token);
+  await job.moveToCompleted('ok');
+  assert.equal(await job.getState(), 'completed');
+});

@@ -103,7 +103,7 @@ describe('scripts', () => {
     release: 'f8317d8e97b485d6c10b25a8a6c09c2382f5d9dd',
     repairCounters: '12e56f6d074b5feddfeabe04079175b7b5a0ebb6',
     unclaim: 'e5a212447e6ae33c5b92e0c862054e8ac229b69b',
-    queueActivate: '9522f963837b94227669f52a22c24af1148674ac',
+    queueActivate: '83de78e23113fbc15391de8272898e23588d6f82',
     queueAdd: 'e6cc5088ef17e35d1af5b7403f1804c4a019b069',
     queueClean: '2c8315dfd09f28f1a4774190be821909ab84afee',
     queueCounts: '4bd75ab44d757a5e4f474dc163339a6035469091',
@@ -115,7 +115,7 @@ describe('scripts', () => {
     queueObliterate: '4703667703ebd798c54ae3387cb64714cdb05f4e',
     queuePause: '7b9ecf533e8c62876ab727581bc98beecbaeb80b',
     queueRemove: '7c6babedf1c36f733fe40e8300a05edc2935add7',
-    queueRequeue: 'd831dac49524c484d42b8205472d8f666f59983b',
+    queueRequeue: '1255c3ac26ab41aeffd2dbc9431e46dcf872146b',
     queueState: '0fc40ec6e4a0b8fbdc08be40c2578cf4d0879ca9',
     queueUpdate: '2057d3693828ab663393c2621886d4925d50cda3',
   };
