@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InvalidOptionsError, type Job, JobError, RedisFence, StaleTokenError } from '../../src/index.js';
 import { until, useCluster } from '../support/cluster.js';
-import { next, useQueues } from '../support/queue.js';
+import { collect, next, useQueues } from '../support/queue.js';
 
 // Fenced delivery (issue 13): every delivery of a job has a token strictly larger than the one
 // before; finishing, progress and downstream writes are judged by it. Each test here fails if the
@@ -174,4 +174,26 @@ test('distributedLock: a claim whose lease ran out while the quorum lock was bus
   assert.equal(await redis.get(lockKey), job.token);
   await job.moveToCompleted('ok');
   assert.equal(await job.getState(), 'completed');
+});
+
+test('Bull style on quorum locks: Queue(name, { redlock, distributedLock }) with process(5, handler) and add(data, { jobId })', T, async () => {
+  const name = q.name();
+  const redlock = env.redlock();
+  const queue = q.queue(name, { connection: url(), redlock, distributedLock: true, lockDuration: 5_000, stalledInterval: 5_000 });
+  const tokens = new Map<string, bigint>();
+  queue.process(5, async (job) => {
+    assert.equal(typeof job.fencingToken, 'bigint');
+    tokens.set(job.id, job.fencingToken);
+    return (job.data as { n: number }).n;
+  });
+  const done = collect<[Job, number]>(queue, 'completed', 10);
+  for (let n = 0; n < 10; n += 1) await queue.add({ n }, { jobId: `acc-${n}` });
+  assert.equal((await done).length, 10);
+  for (const [id, token] of tokens) {
+    // Each delivery's token is its quorum lock's: a new grant of the job's resource is larger.
+    const lock = await redlock.acquire(`${name}:job:${id}`, 1_000);
+    assert.ok(lock.fencingToken > token, id);
+    await lock.release();
+  }
+  assert.deepEqual(await queue.getJobCounts('completed', 'active'), { completed: 10, active: 0 });
 });

@@ -360,3 +360,19 @@ test('bad options are refused synchronously with InvalidOptionsError', () => {
   assert.throws(() => queue.process(0, async () => 1), /`concurrency`/);
   assert.throws(() => queue.process('name', 2, 'x' as never), /handler function/);
 });
+
+test('Bull named handlers: process(name, [concurrency], handler) takes that name\'s jobs; an unnamed one the rest', T, async () => {
+  const name = q.name();
+  const queue = q.queue(name, { connection: url() });
+  const seen: string[] = [];
+  queue.process('resize', 2, async (job) => void seen.push(`resize:${job.id}`));
+  queue.process(async (job) => void seen.push(`any:${job.name}`));
+  assert.throws(() => queue.process('resize', async () => 1), /registered already/);
+  const done = collect(queue, 'completed', 3);
+  const a = await queue.add('resize', {});
+  await queue.add('other', {});
+  await queue.add({ plain: true });
+  await done;
+  assert.deepEqual(seen.sort(), ['any:__default__', 'any:other', `resize:${a.id}`].sort());
+});
+
