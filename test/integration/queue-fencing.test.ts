@@ -25,7 +25,8 @@ for (const distributedLock of [false, true]) {
     };
 
     test('after a takeover the old delivery is stale: its completion, progress and lock calls are refused', T, async () => {
-      const { queue, manual } = setup();
+      const { name, queue, manual } = setup();
+      const events = await q.events(name, url());
       await queue.add('j', { n: 1 });
       const a = await manual.getNextJob();
       assert.ok(a !== undefined && a.token === a.fencingToken.toString());
@@ -38,7 +39,9 @@ for (const distributedLock of [false, true]) {
       assert.ok(typeof t2 === 'number' && b !== undefined);
       assert.ok(b.fencingToken > t1, 'strictly larger');
       assert.equal(BigInt(t2), b.fencingToken);
+      const observed = next<[{ jobId: string; token: string; current: string }]>(events, 'stale');
       await assert.rejects(a.moveToCompleted('from A'), stale(t1, b.fencingToken));
+      assert.deepEqual((await observed)[0], { jobId: a.id, token: t1.toString(), current: b.fencingToken.toString() }, 'observers in other processes see it');
       await assert.rejects(a.updateProgress(50), stale(t1, b.fencingToken));
       await assert.rejects(a.moveToFailed(new Error('A failed')), StaleTokenError);
       assert.equal(await a.extendLock(5_000), 0);
@@ -59,6 +62,12 @@ for (const distributedLock of [false, true]) {
       assert.equal(lockKey, `{redfence:${name}}:l:${a.id}`);
       const redis = env.clients()[0]!;
       await until('the lock to expire', async () => (await redis.exists(lockKey)) === 0);
+      if (!distributedLock) {
+        // BullMQ's extendLock(token, ms): a current token may take its expired lock back (1).
+        assert.equal(await a.extendLock(a.token ?? '', 5_000), 1);
+        assert.equal(await redis.get(lockKey), a.token);
+        assert.equal(await a.extendLock('999999', 5_000), 0, 'another token may not');
+      }
       await a.moveToCompleted('late but uncontested');
       assert.equal((await queue.getJob(a.id))?.returnvalue, 'late but uncontested');
     });
