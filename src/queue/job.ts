@@ -57,8 +57,9 @@ export class Job<D = any, R = any> {
   /** The delivery's lock token (BullMQ's `job.token`): the fencing token in decimal. */
   token: string | undefined;
   /**
-   * The delivery's fencing token: strictly larger on every (re)delivery of this job. 0n for a job
-   * read from the queue (`getJob`) that no worker holds.
+   * The delivery's fencing token: strictly larger on every (re)delivery of this job. For a job read
+   * from the queue (`getJob`), the token of its latest delivery (0n: none); its `token` is then
+   * undefined, so it cannot finish the job (`takeLock()` makes it a delivery of its own).
    */
   fencingToken: bigint;
 

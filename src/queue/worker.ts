@@ -385,7 +385,12 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     try {
       if (!(await this.#deliver(job as Job<D, R>, token, claim, controller.signal))) return;
       running.holder = job.token ?? claim;
-      if (running.abandoned) return;
+      if (running.abandoned) {
+        // The close gave up on it while its quorum lock was being granted: put it back now.
+        await this.#store.requeue(job.id, running.holder).catch((e: unknown) => this.#redisError(e));
+        await job.lock?.release().catch(() => undefined);
+        return;
+      }
       this.emit('active', job as Job<D, R>, 'waiting');
       const outcome = await this.#attempt(job as Job<D, R>, controller);
       if (running.abandoned) return;
