@@ -6,10 +6,11 @@ import type { Cluster, Redis } from 'ioredis';
 import { type Clock, sleep, systemClock } from '../clock.js';
 import { describeValue, positiveInteger } from '../core/options.js';
 import { InvalidOptionsError, JobError, StaleTokenError } from '../errors.js';
-import type { Lock } from '../redlock/lock.js';
 import type { Backoff } from './backoff.js';
 import { Job, type JobHost } from './job.js';
 import { QuorumJobLock, StoreJobLock } from './job-lock.js';
+import { runAttempt } from './attempt.js';
+import { deliverByQuorum } from './quorum-delivery.js';
 import type { KeepJobs } from './job-options.js';
 import { resolveJobOptions } from './job-options.js';
 import { checkPrefix, checkQueueName, type QueueSettings, resolveQueueSettings, type WorkerOptions } from './queue-options.js';
@@ -351,33 +352,10 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     }
     const redlock = this.settings.redlock;
     if (redlock === undefined) return false;
-    const claimedToken = job.fencingToken === 0n ? '' : job.fencingToken.toString();
-    let lock: Lock;
-    try {
-      lock = await redlock.acquire(store.lockResource(job.id), this.settings.lockDuration);
-    } catch (error) {
-      this.#redisError(error);
-      await store.requeue(job.id, claim, claimedToken).catch((e: unknown) => this.#redisError(e));
-      // Holding the slot a moment keeps a quorum that is down from being asked in a tight loop.
-      await this.#pauseFor(RETRY_PAUSE_MS);
-      return false;
-    }
-    try {
-      const activated = await store.activate(job.id, claim, lock.fencingToken, claimedToken);
-      if (activated === false) {
-        await lock.release();
-        return false;
-      }
-      job.attemptsStarted = activated.attemptsStarted;
-      job.processedOn = activated.processedOn;
-      job.deliver(new QuorumJobLock(store, job.id, lock), signal);
-      return true;
-    } catch (error) {
-      await lock.release();
-      this.#redisError(error);
-      await store.requeue(job.id, claim, claimedToken).catch((e: unknown) => this.#redisError(e));
-      return false;
-    }
+    if (await deliverByQuorum(store, redlock, job, claim, signal, (error) => this.#redisError(error))) return true;
+    // Holding the slot a moment keeps a quorum that is down from being asked in a tight loop.
+    await this.#pauseFor(RETRY_PAUSE_MS);
+    return false;
   }
 
   async #execute(running: Running, token: string, claim: string): Promise<void> {
@@ -392,20 +370,24 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
         return;
       }
       this.emit('active', job as Job<D, R>, 'waiting');
-      const outcome = await this.#attempt(job as Job<D, R>, controller);
+      const processor = this.#processor;
+      if (processor === null) return;
+      const outcome = await runAttempt(job, controller, this.#clock, (signal) => processor(job as Job<D, R>, job.token ?? '', signal));
       if (running.abandoned) return;
+      let error: Error;
       if (outcome.ok) {
         try {
           await this.#finishing(() => job.moveToCompleted(outcome.value));
           this.emit('completed', job as Job<D, R>, outcome.value, 'active');
           return;
-        } catch (error) {
+        } catch (refused) {
           // A result JSON cannot keep fails the attempt; anything else goes to the handler below.
-          if (!(error instanceof InvalidOptionsError)) throw error;
-          outcome.error = error;
+          if (!(refused instanceof InvalidOptionsError)) throw refused;
+          error = refused;
         }
+      } else {
+        error = outcome.error;
       }
-      const error = outcome.error ?? new Error('failed');
       await this.#finishing(() => job.moveToFailed(error));
       this.emit('failed', job as Job<D, R>, error, 'active');
     } catch (error) {
@@ -414,33 +396,6 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
       } else {
         this.#redisError(error);
       }
-    }
-  }
-
-  /** Runs the processor until it settles or the job's signal aborts (timeout, cancel, close). */
-  async #attempt(job: Job<D, R>, controller: AbortController): Promise<{ ok: boolean; value: R; error?: Error }> {
-    const processor = this.#processor;
-    if (processor === null) return { ok: false, value: undefined as R, error: new Error('no processor') };
-    const signal = controller.signal;
-    const timeout = job.opts.timeout;
-    let timer: unknown;
-    if (timeout !== undefined) {
-      timer = this.#clock.setTimeout(() => controller.abort(new JobError('JOB_TIMEOUT', job.id, `Job ${job.id} timed out after ${timeout} ms`)), timeout);
-    }
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(asError(signal.reason));
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      const value = await Promise.race([Promise.resolve().then(() => processor(job, job.token ?? '', signal)), aborted]);
-      return { ok: true, value };
-    } catch (error) {
-      return { ok: false, value: undefined as R, error: asError(error) };
-    } finally {
-      if (timer !== undefined) this.#clock.clearTimeout(timer);
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
   }
 
