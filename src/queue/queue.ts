@@ -263,15 +263,16 @@ export class Queue<D = any, R = any> extends EventEmitter<QueueEventMap<D, R>> i
   async getJobs(types: JobType | readonly JobType[] = ['waiting', 'active', 'delayed', 'completed', 'failed'], start = 0, end = -1, asc = false): Promise<Job<D, R>[]> {
     const list = typeof types === 'string' ? [types] : types;
     const paused = await this.isPaused();
-    const ids: string[] = [];
+    const ids = new Set<string>();
     for (const type of list) {
       const kind = TYPES[type];
       if (kind === undefined) throw new InvalidOptionsError(`Expected a job state (${Object.keys(TYPES).join(', ')}), got ${describeValue(type)}`);
       if (type === 'paused' && !paused) continue;
+      // 'waiting' and 'paused' are the same list (paused is a flag): read once.
       const key = type === 'waiting' || type === 'paused' ? this.#store.keys.wait : this.#store.keys[type];
-      ids.push(...(await this.#store.ids(key, kind, start, end, asc)));
+      for (const id of await this.#store.ids(key, kind, start, end, asc)) ids.add(id);
     }
-    const jobs = await Promise.all(ids.map((id) => this.getJob(id)));
+    const jobs = await Promise.all([...ids].map((id) => this.getJob(id)));
     return jobs.filter((job): job is Job<D, R> => job !== undefined);
   }
 

@@ -137,6 +137,8 @@ test('delay, priority (1 = highest; none first) and lifo decide the order', T, a
   assert.deepEqual(await queue.getJobCounts('paused', 'prioritized', 'delayed', 'waiting'), { paused: 3, prioritized: 3, delayed: 1, waiting: 0 });
   assert.equal(await (await queue.getJob('1'))?.getState(), 'prioritized');
   assert.equal(await (await queue.getJob('3'))?.getState(), 'paused');
+  assert.equal((await queue.getJobs(['waiting', 'paused'])).length, 3, 'one list, read once');
+  assert.equal((await queue.getWaiting()).length, 3, 'waiting includes a paused queue\'s jobs');
   const order: string[] = [];
   const worker = q.worker(name, async (job) => void order.push(job.name), { connection: url() });
   const seven = collect(worker, 'completed', 7);
