@@ -314,6 +314,16 @@ test('getJobs, counts and the admin operations: remove, clean, drain, obliterate
   await assert.rejects(active!.moveToCompleted('late'), (e: unknown) => e instanceof JobError && e.code === 'JOB_NOT_FOUND');
 });
 
+test('clean of waiting jobs also while the queue is paused (BullMQ\'s \'wait\')', T, async () => {
+  const queue = q.queue(q.name(), { connection: url() });
+  await queue.pause();
+  const a = await queue.add('a', {});
+  const b = await queue.add('b', {});
+  assert.deepEqual(await queue.clean(0, 0, 'delayed'), []);
+  assert.deepEqual((await queue.clean(0, 0, 'wait')).sort(), [a.id, b.id].sort());
+  assert.equal(await queue.getWaitingCount(), 0);
+});
+
 test('a maxmemory-policy that may evict keys is refused at start-up (or only warned about)', T, async () => {
   const redis = env.clients()[0]!;
   await redis.config('SET', 'maxmemory-policy', 'allkeys-lru');

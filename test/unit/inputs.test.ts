@@ -105,7 +105,7 @@ describe('scripts', () => {
     unclaim: 'e5a212447e6ae33c5b92e0c862054e8ac229b69b',
     queueActivate: '83de78e23113fbc15391de8272898e23588d6f82',
     queueAdd: 'e6cc5088ef17e35d1af5b7403f1804c4a019b069',
-    queueClean: '2c8315dfd09f28f1a4774190be821909ab84afee',
+    queueClean: 'd2b1aab8cf51b275c104dd1aa8956bb9ec84927f',
     queueCounts: '4bd75ab44d757a5e4f474dc163339a6035469091',
     queueDrain: 'ad503925cee48db42b71710740c75a8c91e4cf02',
     queueFetch: '88bf80b751b3ebf227b4592c689dd541de396bf8',

@@ -37,7 +37,8 @@ if state == 'delayed' or state == 'prioritized' then
   return removed
 end
 
-if (state == 'paused') ~= isPaused() and state ~= 'active' then return removed end
+-- 'waiting' is the wait list, also while the queue is paused; 'paused' only then.
+if state == 'paused' and not isPaused() then return removed end
 local list = qk('wait')
 if state == 'active' then list = qk('active') end
 for _, id in ipairs(redis.call('LRANGE', list, 0, -1)) do
