@@ -59,6 +59,8 @@ interface Running {
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 const NEVER = new AbortController().signal;
+/** Tries of a finish call that Redis failed (see #finishing). */
+const FINISH_TRIES = 6;
 /** Pause after a failed Redis call before the loop tries again. */
 const RETRY_PAUSE_MS = 500;
 
@@ -400,16 +402,17 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
   }
 
   /**
-   * A finish call, tried again (3 times in all) when Redis fails it: the token makes a repeat safe
-   * (a finish that did go through makes the repeat answer "finished already").
+   * A finish call, tried again when Redis fails it (a restart, a reconnect): 6 tries over about 3 s,
+   * waits doubling from 100 ms. The token makes a repeat safe (a finish that did go through makes
+   * the repeat answer "finished already"). After that the job stays active for the stalled sweep.
    */
   async #finishing<T>(finish: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await finish();
       } catch (error) {
-        if (attempt >= 3 || error instanceof StaleTokenError || error instanceof JobError || error instanceof InvalidOptionsError) throw error;
-        await sleep(this.#clock, 100 * attempt);
+        if (attempt >= FINISH_TRIES || error instanceof StaleTokenError || error instanceof JobError || error instanceof InvalidOptionsError) throw error;
+        await sleep(this.#clock, 100 * 2 ** (attempt - 1));
       }
     }
   }
