@@ -288,6 +288,11 @@ export class Queue<D = any, R = any> extends EventEmitter<QueueEventMap<D, R>> i
     return out;
   }
 
+  /** A job's log rows from `start` to `end` (inclusive; -1 = the last) and how many there are. */
+  getJobLogs(jobId: string | number, start = 0, end = -1): Promise<{ logs: string[]; count: number }> {
+    return this.#store.logs(String(jobId), start, end);
+  }
+
   /** Waiting (also while paused), prioritized and delayed jobs: what has yet to run. */
   async count(): Promise<number> {
     const c = await this.#store.counts();

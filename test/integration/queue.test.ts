@@ -235,6 +235,7 @@ test('progress, logs and data; QueueEvents and waitUntilFinished from another co
   assert.deepEqual(stored?.data, { a: 1, touched: true });
   assert.deepEqual(stored?.progress, { step: 'two' });
   assert.deepEqual(await stored?.getLogs(), { logs: ['row one'], count: 1 });
+  assert.deepEqual(await queue.getJobLogs(good.id), { logs: ['row one'], count: 1 });
   const bad = await queue.add('bad', {});
   await assert.rejects(bad.waitUntilFinished(events, 10_000), (e: unknown) => e instanceof JobError && e.code === 'JOB_FAILED' && e.message === 'it failed');
   // A job that finished before the wait began is seen too.
