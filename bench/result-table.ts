@@ -2,7 +2,7 @@ import type { ImplId } from './adapters/adapter.js';
 
 /** The JSON shape of one run (bench/results/<timestamp>.json) and the tables inside it. */
 
-export type ScenarioId = 'S0' | 'S1' | 'S2' | 'S3' | 'S5';
+export type ScenarioId = 'S0' | 'S1' | 'S2' | 'S3' | 'S4' | 'S5';
 
 export interface MetricSpec {
   readonly key: string;

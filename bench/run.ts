@@ -32,14 +32,15 @@ import { runS0 } from './s0-cold-start.js';
 import { runS1 } from './s1-latency.js';
 import { runS2 } from './s2-throughput.js';
 import { runS3 } from './s3-contention.js';
+import { runS4 } from './s4-queue.js';
 import { runS5Election } from './s5-election.js';
 import { runS5 } from './s5-failover.js';
 import type { ScenarioContext } from './scenario-context.js';
 
 /** S5: the lock-holder half (every implementation), then the leader-election half (redfence only). */
 const runS5Both = async (ctx: ScenarioContext): Promise<Table[]> => [...(await runS5(ctx)), ...(await runS5Election(ctx))];
-const SCENARIOS: Record<ScenarioId, (ctx: ScenarioContext) => Promise<Table[]>> = { S0: runS0, S1: runS1, S2: runS2, S3: runS3, S5: runS5Both };
-const NOT_RUN = ['S4 queue (redfence Queue vs BullMQ): redfence has no queue yet.'];
+const SCENARIOS: Record<ScenarioId, (ctx: ScenarioContext) => Promise<Table[]>> = { S0: runS0, S1: runS1, S2: runS2, S3: runS3, S4: (ctx) => runS4(ctx), S5: runS5Both };
+const NOT_RUN: string[] = [];
 
 const { values } = parseArgs({
   options: {
@@ -75,11 +76,11 @@ if (redfenceFrom !== 'build' && redfenceFrom !== 'src') throw new Error(`--redfe
 const quick = values.quick === true;
 const reps = Number(values.reps ?? 3);
 if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw new Error(`--reps must be an integer from 1 to 20, got ${values.reps}`);
-const scenarios = (values.scenario ?? ['S0,S1,S2,S3,S5'])
+const scenarios = (values.scenario ?? ['S0,S1,S2,S3,S4,S5'])
   .flatMap((s) => s.split(','))
   .map((s) => s.trim().toUpperCase())
   .filter((s) => s !== '');
-for (const s of scenarios) if (!(s in SCENARIOS)) throw new Error(`unknown --scenario ${s} (S0, S1, S2, S3, S5; S4 is not implemented)`);
+for (const s of scenarios) if (!(s in SCENARIOS)) throw new Error(`unknown --scenario ${s} (S0, S1, S2, S3, S4, S5)`);
 const only = values.only?.split(',').map((s) => s.trim()) ?? [];
 const impls = [
   ...implementations.filter((i) => only.length === 0 || i.id === 'raw' || only.includes(i.id)),
@@ -155,7 +156,7 @@ try {
   };
   const tables: Table[] = [];
   const skipped = [...NOT_RUN];
-  for (const id of (['S0', 'S1', 'S2', 'S3', 'S5'] as const).filter((s) => scenarios.includes(s))) {
+  for (const id of (['S0', 'S1', 'S2', 'S3', 'S4', 'S5'] as const).filter((s) => scenarios.includes(s))) {
     log(`${id} …`);
     try {
       tables.push(...(await SCENARIOS[id](ctx)));

@@ -10,6 +10,8 @@ const COLORS: Record<ImplId, string> = {
   redfence: '#c0392b',
   'redfence-base': '#d98880',
   'redfence-keepalive': '#e67e22',
+  'redfence-quorum': '#a04000',
+  bullmq: '#16a085',
   'node-redlock': '#2e6da4',
   sesamecare: '#3a9d5d',
   'redis-semaphore': '#8e5ea2',

@@ -58,6 +58,22 @@ export function targetsMarkdown(result: BenchResult): string {
     const met = values.every(t.ok) ? 'yes' : t.ok(m) ? 'median only' : 'no';
     lines.push(`| ${t.metric} | ${t.target} | ${m.toFixed(t.digits)} (${worst.toFixed(t.digits)}) | ${met} |`);
   }
-  lines.push('| S4 queue jobs/s vs BullMQ | ≥ 1.0× (1 node), ≥ 0.5× (5 nodes) | not run: redfence has no queue yet | — |');
+  lines.push(...s4Targets(find(result, 'S4', 'N=5')));
   return lines.join('\n');
+}
+
+/** S4's two targets: redfence's queue jobs/s ÷ BullMQ's, medians of the same run. */
+function s4Targets(table: Table | undefined): string[] {
+  const rows = [
+    { impl: 'redfence' as const, metric: 'S4 queue jobs/s ÷ BullMQ, single-node lock', target: '≥ 1.0', at: 1 },
+    { impl: 'redfence-quorum' as const, metric: 'S4 queue jobs/s ÷ BullMQ, quorum locks on 5 nodes', target: '≥ 0.5', at: 0.5 },
+  ];
+  const bull = table?.rows.find((r) => r.impl === 'bullmq')?.values['jobsPerSecond']?.filter((v) => Number.isFinite(v)) ?? [];
+  return rows.map(({ impl, metric, target, at }) => {
+    const own = table?.rows.find((r) => r.impl === impl)?.values['jobsPerSecond']?.filter((v) => Number.isFinite(v)) ?? [];
+    if (table === undefined || own.length === 0) return `| ${metric} | ${target} | not run | — |`;
+    if (bull.length === 0) return `| ${metric} | ${target} | ${median(own).toFixed(0)} jobs/s; BullMQ not installed | — |`;
+    const ratio = median(own) / median(bull);
+    return `| ${metric} | ${target} | ${ratio.toFixed(2)} | ${ratio >= at ? 'yes' : 'no'} |`;
+  });
 }

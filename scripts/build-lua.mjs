@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
-/** Shared Lua pieces: a line `--@include name` is replaced by src/nodes/redis/lua/include/name.lua. */
+/**
+ * Shared Lua pieces: a line `--@include name` is replaced by `include/name.lua` next to the script
+ * (src/queue/lua/include/ for the queue's scripts), else by src/nodes/redis/lua/include/name.lua.
+ */
 const includeDir = join(src, 'nodes', 'redis', 'lua', 'include');
 
 /**
@@ -24,12 +27,16 @@ export function stripComments(lua) {
 
 /** A script's text as sent to Redis: the file with its `--@include` lines expanded. */
 export function expandLua(body, file = 'script') {
+  const own = join(root, dirname(file), 'include');
   return body.replace(/^--@include ([a-z0-9-]+)$/gm, (_, name) => {
-    try {
-      return readFileSync(join(includeDir, `${name}.lua`), 'utf8').trimEnd();
-    } catch {
-      throw new Error(`${file}: no include ${name} in ${relative(root, includeDir)}`);
+    for (const dir of [own, includeDir]) {
+      try {
+        return readFileSync(join(dir, `${name}.lua`), 'utf8').trimEnd();
+      } catch {
+        // the next directory
+      }
     }
+    throw new Error(`${file}: no include ${name} in ${relative(root, own)} or ${relative(root, includeDir)}`);
   });
 }
 

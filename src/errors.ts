@@ -24,6 +24,15 @@ export type ErrorCode =
   | 'REPAIR_SOURCES_CHANGED'
   | 'REPAIR_RESTARTED'
   | 'REPAIR_FAILED'
+  // the queue
+  | 'JOB_NOT_FOUND'
+  | 'JOB_STATE'
+  | 'JOB_LOCKED'
+  | 'JOB_TIMEOUT'
+  | 'JOB_ABANDONED'
+  | 'JOB_FAILED'
+  | 'UNRECOVERABLE'
+  | 'EVICTION_POLICY'
   // startLocalCluster
   | 'REDIS_SERVER_MISSING'
   | 'REDIS_SERVER_START'
@@ -198,5 +207,38 @@ export class NodeError extends RedfenceError {
     super('NODE', `${node} ${operation}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.node = node;
     this.operation = operation;
+  }
+}
+
+/** What a {@link JobError} says about a job. */
+export type JobErrorCode = 'JOB_NOT_FOUND' | 'JOB_STATE' | 'JOB_LOCKED' | 'JOB_TIMEOUT' | 'JOB_ABANDONED' | 'JOB_FAILED';
+
+/**
+ * A queue operation on one job could not be done: the job does not exist (`JOB_NOT_FOUND`), is
+ * not in the state the operation needs (`JOB_STATE`), is locked by a worker (`JOB_LOCKED`); or an
+ * attempt ended without a result: its `timeout` ran out (`JOB_TIMEOUT`), the worker closed and put
+ * it back (`JOB_ABANDONED`); or `waitUntilFinished` saw the job fail (`JOB_FAILED`).
+ */
+export class JobError extends RedfenceError {
+  override readonly name = 'JobError';
+  override readonly code: JobErrorCode;
+  readonly jobId: string;
+
+  constructor(code: JobErrorCode, jobId: string, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.code = code;
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * Thrown by a job's handler to fail the job at once: no further attempts, whatever `attempts`
+ * says (BullMQ's `UnrecoverableError`).
+ */
+export class UnrecoverableError extends RedfenceError {
+  override readonly name = 'UnrecoverableError';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('UNRECOVERABLE', message, options);
   }
 }

@@ -16,6 +16,8 @@ export type {
 export {
   type ErrorCode,
   InvalidOptionsError,
+  JobError,
+  type JobErrorCode,
   LockExpiredError,
   LockHeldError,
   LockLostError,
@@ -26,6 +28,7 @@ export {
   QuorumError,
   RedfenceError,
   StaleTokenError,
+  UnrecoverableError,
 } from './errors.js';
 export { type FenceCallOptions, RedisFence, type RedisFenceOptions } from './fencing/redis-fence.js';
 export type { InitReport, NodeState, RepairReport } from './fencing/ready-gate.js';
@@ -62,3 +65,19 @@ export {
   type LocalNode,
   startLocalCluster,
 } from './nodes/start-local-cluster.js';
+export type { BackoffOptions } from './queue/backoff.js';
+export { Job } from './queue/job.js';
+export type { JobLock } from './queue/job-lock.js';
+export type { JobOptions, KeepJobs, StoredJobOptions } from './queue/job-options.js';
+export { type BulkJob, type Handler, type JobType, Queue, type QueueEventMap } from './queue/queue.js';
+export { QueueEvents, type QueueEventsEvents, type QueueEventsOptions } from './queue/queue-events.js';
+export type {
+  BackoffStrategies,
+  ConnectionInput,
+  LockSettings,
+  QueueOptions,
+  RateLimiter,
+  WorkerOptions,
+} from './queue/queue-options.js';
+export type { JobCounts, JobState } from './queue/queue-store.js';
+export { type Processor, Worker, type WorkerEvents } from './queue/worker.js';

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
  * library opens itself), so "8 clients" in S3 means 8 independent sets of connections.
  */
 
-export type ImplId = 'raw' | 'redfence' | 'redfence-base' | 'redfence-keepalive' | 'node-redlock' | 'sesamecare' | 'redis-semaphore';
+export type ImplId = 'raw' | 'redfence' | 'redfence-base' | 'redfence-keepalive' | 'redfence-quorum' | 'node-redlock' | 'sesamecare' | 'redis-semaphore' | 'bullmq';
 
 /** `defaults`: the library as installed. `tuned`: retry every 10 ± 5 ms (BENCH.md S3). */
 export type Tuning = 'defaults' | 'tuned';

@@ -105,6 +105,21 @@ describe('scripts', () => {
     release: 'f8317d8e97b485d6c10b25a8a6c09c2382f5d9dd',
     repairCounters: '12e56f6d074b5feddfeabe04079175b7b5a0ebb6',
     unclaim: 'e5a212447e6ae33c5b92e0c862054e8ac229b69b',
+    queueActivate: '83de78e23113fbc15391de8272898e23588d6f82',
+    queueAdd: 'e6cc5088ef17e35d1af5b7403f1804c4a019b069',
+    queueClean: 'd2b1aab8cf51b275c104dd1aa8956bb9ec84927f',
+    queueCounts: '4bd75ab44d757a5e4f474dc163339a6035469091',
+    queueDrain: 'ad503925cee48db42b71710740c75a8c91e4cf02',
+    queueFetch: '88bf80b751b3ebf227b4592c689dd541de396bf8',
+    queueFinish: 'edf4e03a510422de18eeeaa13feca0e42a23ccc1',
+    queueLock: '87c332aff565032be6774482008af08917d1a9d5',
+    queueMove: '3411d5edc5e3bf38f215df9ddde69a8dddb031f9',
+    queueObliterate: '4703667703ebd798c54ae3387cb64714cdb05f4e',
+    queuePause: '7b9ecf533e8c62876ab727581bc98beecbaeb80b',
+    queueRemove: '7c6babedf1c36f733fe40e8300a05edc2935add7',
+    queueRequeue: '1255c3ac26ab41aeffd2dbc9431e46dcf872146b',
+    queueState: '0fc40ec6e4a0b8fbdc08be40c2578cf4d0879ca9',
+    queueUpdate: '2057d3693828ab663393c2621886d4925d50cda3',
   };
   test('every script is pinned by SHA1 and generated from its .lua file', () => {
     assert.deepEqual(Object.keys(luaScripts).sort(), Object.keys(pinned).sort());

@@ -177,21 +177,26 @@ export class RedisNode implements LockNode {
   readonly #input: NodeInput;
   #identifying = false;
 
+  /**
+   * @param index the node's place in a Redlock's list, or the option it was given as (a queue's
+   *   `connection`): what error messages name.
+   */
   constructor(
     input: NodeInput,
-    index: number,
+    index: number | string,
     clock: Clock,
     onError?: (node: RedisNode, operation: string, error: Error) => void,
   ) {
     this.#clock = clock;
     this.#input = input;
+    const where = typeof index === 'number' ? `nodes[${index}]` : index;
     if (onError !== undefined) this.#listeners.add((operation, error) => onError(this, operation, error));
     if (isClient(input)) {
       this.client = input;
       this.owned = false;
     } else if (typeof input === 'string') {
       if (!/^rediss?:\/\//.test(input)) {
-        throw new InvalidOptionsError(`Expected \`nodes[${index}]\` to be a redis:// URL, got \`'${input}'\` (string)`);
+        throw new InvalidOptionsError(`Expected \`${where}\` to be a redis:// URL, got \`'${input}'\` (string)`);
       }
       this.client = new Redis(input, OWNED_CONNECTION_OPTIONS);
       this.owned = true;
@@ -202,7 +207,7 @@ export class RedisNode implements LockNode {
       this.owned = true;
     } else {
       throw new InvalidOptionsError(
-        `Expected \`nodes[${index}]\` to be an ioredis Redis or Cluster, a redis:// URL or ioredis options, ` +
+        `Expected \`${where}\` to be an ioredis Redis or Cluster, a redis:// URL or ioredis options, ` +
           `got ${describeInput(input)}. ` +
           'Other clients (node-redis) are not supported: wrap the server in `new Redis(url)` from ioredis.',
       );
@@ -215,8 +220,8 @@ export class RedisNode implements LockNode {
     if (keyPrefix !== undefined && !unsafe.acceptKeyPrefix) {
       if (this.owned) this.client.disconnect();
       throw new InvalidOptionsError(
-        `Expected \`nodes[${index}]\` to have no \`keyPrefix\`, got \`'${keyPrefix}'\`: redfence's scripts and its repair ` +
-          'must see the same key names. Use the `prefix` option of the Redlock instead.',
+        `Expected \`${where}\` to have no \`keyPrefix\`, got \`'${keyPrefix}'\`: redfence's scripts and its repair ` +
+          'must see the same key names. Use the `prefix` option (of the Redlock, Queue or Worker) instead.',
       );
     }
     if (this.owned) {
