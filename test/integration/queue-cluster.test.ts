@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import calculateSlot from 'cluster-key-slot';
-import { type Job, type LocalCluster, Redlock, startLocalCluster, StaleTokenError } from '../../src/index.js';
-import { type RedisCluster, startRedisCluster } from '../support/redis-cluster.js';
+import { type Job, Redlock, StaleTokenError } from '../../src/index.js';
+import { useRedisClusterWithStandalones } from '../support/redis-cluster.js';
 import { collect, next, useQueues } from '../support/queue.js';
 
 // A queue stored on a real sharded Redis Cluster (3 masters, joined by redis-cli --cluster create):
 // every key of a queue carries one hash tag, so each script runs on the one shard that owns it.
-let rc: RedisCluster | undefined;
-let standalones: LocalCluster | undefined;
 const q = useQueues();
-const closers: (() => Promise<unknown>)[] = [];
-
-before(async () => {
-  [rc, standalones] = await Promise.all([startRedisCluster({ masters: 3, replicasPerMaster: 0 }), startLocalCluster({ nodes: 2 })]);
-});
-after(async () => {
-  for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
-  await Promise.all([rc?.stop(), standalones?.stop()]);
-});
-const cluster = (): RedisCluster => {
-  if (rc === undefined) throw new Error('Redis Cluster not started');
-  return rc;
-};
+const env = useRedisClusterWithStandalones({ masters: 3, replicasPerMaster: 0 });
+const { cluster, closers } = env;
 
 test('on a Cluster: add, process, events, counts and obliterate; all keys in one slot', { timeout: 60_000 }, async () => {
   const name = q.name();
@@ -56,7 +43,7 @@ test('on a Cluster: add, process, events, counts and obliterate; all keys in one
 });
 
 test('on a Cluster with distributedLock: the quorum lock spans the Cluster and two standalone nodes; a stale completion is refused', { timeout: 60_000 }, async () => {
-  if (standalones === undefined) throw new Error('standalones not started');
+  const standalones = env.standalones();
   const name = q.name();
   const connection = cluster().client();
   const lockClient = cluster().client();

@@ -1,48 +1,32 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster } from 'ioredis';
 import {
   InvalidOptionsError,
   LockHeldError,
-  type LocalCluster,
   QuorumError,
   RedisNode,
   Redlock,
   type RedlockOptions,
-  startLocalCluster,
 } from '../../src/index.js';
 import { resourceKey } from '../../src/core/keys.js';
-import { type ClusterNodeView, type RedisCluster, startRedisCluster } from '../support/redis-cluster.js';
+import { type ClusterNodeView, useRedisClusterWithStandalones } from '../support/redis-cluster.js';
 
 // Issue 11, "Redis Cluster for real": a sharded Redis Cluster (3 masters, 1 replica each, joined by
 // `redis-cli --cluster create`) as node 0 of a Redlock whose nodes 1 and 2 are standalone
 // redis-servers. What a failover of the shard holding a lock's keys loses, and what still holds.
 
-let rc: RedisCluster | undefined;
-let standalones: LocalCluster | undefined;
-const closers: (() => Promise<unknown>)[] = [];
-
-before(async () => {
-  [rc, standalones] = await Promise.all([startRedisCluster({ masters: 3, replicasPerMaster: 1 }), startLocalCluster({ nodes: 2 })]);
-});
-after(async () => {
-  for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
-  await Promise.all([rc?.stop(), standalones?.stop()]);
-});
-
-const cluster = (): RedisCluster => {
-  if (rc === undefined) throw new Error('Redis Cluster not started');
-  return rc;
-};
+const env = useRedisClusterWithStandalones({ masters: 3, replicasPerMaster: 1 });
+const { cluster, closers } = env;
 
 /**
  * A Redlock on [the Cluster, standalone, standalone], with its own Cluster client, on a new prefix
  * (its first acquire initialises the nodes).
  */
 async function redlock(options: RedlockOptions = {}): Promise<{ redlock: Redlock; client: Cluster }> {
-  if (standalones === undefined) throw new Error('standalones not started');
+  const standalones = env.standalones();
   const client = cluster().client();
   const lock = new Redlock([client, ...standalones.urls], { prefix: `t-${randomUUID().slice(0, 8)}:`, ...options });
   closers.push(() => lock.quit(), () => client.quit());
@@ -111,7 +95,7 @@ describe('a Redis Cluster as one node of a Redlock', () => {
     await assert.rejects(client.eval('return 1', 2, ...apartKeys), /CROSSSLOT/);
 
     // redfence refuses such a lock itself, with the slots and the fix, and sends nothing.
-    const ports = [...cluster().ports, ...(standalones?.nodes.map((n) => n.port) ?? [])];
+    const ports = [...cluster().ports, ...(env.standalones().nodes.map((n) => n.port) ?? [])];
     const before = await Promise.all(ports.map(scriptsRun));
     await assert.rejects(lock.acquire(apart, 2_000), (error: unknown) => {
       assert.ok(error instanceof InvalidOptionsError);
@@ -139,7 +123,7 @@ describe('a Redis Cluster as one node of a Redlock', () => {
     const replica = replicas[0] as ClusterNodeView;
     const onMaster = rcl.direct(master.port);
     const onReplica = rcl.direct(replica.port);
-    const onStandalones = standalones?.nodes.map((n) => rcl.direct(n.port)) ?? [];
+    const onStandalones = env.standalones().nodes.map((n) => rcl.direct(n.port)) ?? [];
     // A second resource on the same shard, granted in a loop while the shard fails over.
     let Q = '';
     for (let i = 0; i < 10_000 && Q === ''; i += 1) {

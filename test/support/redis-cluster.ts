@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -241,5 +242,34 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     },
     stop,
     [Symbol.asyncDispose]: stop,
+  };
+}
+
+/**
+ * For one test file: a real Redis Cluster and a LocalCluster of standalone nodes beside it (a
+ * Redlock may use the Cluster as one node and the standalones as the others), started before the
+ * tests and stopped after them, with whatever `closers` the tests registered closed first.
+ */
+export function useRedisClusterWithStandalones(options: RedisClusterOptions, standaloneNodes = 2) {
+  let rc: RedisCluster | undefined;
+  let standalones: LocalCluster | undefined;
+  const closers: (() => Promise<unknown>)[] = [];
+  before(async () => {
+    [rc, standalones] = await Promise.all([startRedisCluster(options), startLocalCluster({ nodes: standaloneNodes })]);
+  });
+  after(async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+    await Promise.all([rc?.stop(), standalones?.stop()]);
+  });
+  return {
+    closers,
+    cluster: (): RedisCluster => {
+      if (rc === undefined) throw new Error('Redis Cluster not started');
+      return rc;
+    },
+    standalones: (): LocalCluster => {
+      if (standalones === undefined) throw new Error('standalones not started');
+      return standalones;
+    },
   };
 }
