@@ -7,8 +7,9 @@ import type { QueueSettings } from './queue-options.js';
  * `horizontalScaling: true` (bun-queue's `horizontalScaling.leaderElection`): the Queue instances
  * of one queue (same name and prefix) elect one leader with a {@link LeaderElection} — on the
  * queue's `redlock` when it has one (a quorum seat), else on a Redlock over the queue's own
- * connection. The seat is `election:{<prefix>:<name>}:leader`: the queue's hash tag, so on a
- * Cluster it lives in the queue's slot. The term is the seat's fencing token.
+ * connection. The seat is the Redlock resource `election:<prefix>:<name>` (its keys, such as
+ * `<prefix>:{election:<prefix>:<name>}:lk`, share one hash tag of their own, so a Cluster works).
+ * The term is the seat's fencing token.
  *
  * Nothing of the queue's own needs a leader: delayed jobs are promoted by the fetch script of
  * every worker, atomically, and adding, finishing and cleaning are atomic scripts. The leader is
@@ -23,7 +24,7 @@ export class QueueLeader {
 
   constructor(name: string, settings: QueueSettings, client: Redis | Cluster, onLeader: (leadership: Leadership) => void, onFollower: (reason: FollowerReason) => void) {
     this.#own = settings.redlock === undefined ? new Redlock([client], { prefix: `${settings.prefix}:` }) : undefined;
-    this.election = new LeaderElection(settings.redlock ?? (this.#own as Redlock), `{${settings.prefix}:${name}}:leader`);
+    this.election = new LeaderElection(settings.redlock ?? (this.#own as Redlock), `${settings.prefix}:${name}`);
     this.election.on('leader', onLeader);
     this.election.on('follower', onFollower);
   }

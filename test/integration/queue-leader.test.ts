@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import calculateSlot from 'cluster-key-slot';
 import { type Queue, type QueueOptions } from '../../src/index.js';
 import { useCluster } from '../support/cluster.js';
 import { next, useQueues } from '../support/queue.js';
+import { startRedisCluster } from '../support/redis-cluster.js';
 
 // Queue `horizontalScaling: true` (bun-queue's leader election): the Queue instances of one queue
 // elect a leader with a LeaderElection and emit 'leader' / 'follower'; close() resigns, and another
-// instance takes over. On real redis-servers: the queue's own connection, and a 3-node Redlock.
+// instance takes over. On real redis-servers: the queue's own connection, a 3-node Redlock, and a
+// real Redis Cluster as the queue's connection.
 const env = useCluster(3);
 const q = useQueues();
 const url = (): string => env.cluster.urls[0] ?? '';
@@ -63,4 +66,22 @@ test('without horizontalScaling a queue runs no election', T, async () => {
   const queue = q.queue(q.name(), { connection: url() });
   assert.equal(queue.election, undefined);
   assert.equal(queue.isLeader, false);
+});
+
+test('horizontalScaling on a Redis Cluster connection: one leader, hand-over; the seat\'s keys in one slot', { timeout: 90_000 }, async () => {
+  const rc = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+  try {
+    const name = q.name();
+    const a = q.queue(name, { connection: rc.client(), horizontalScaling: true });
+    const [term] = await next<[bigint]>(a, 'leader', () => true, 20_000);
+    const b = q.queue(name, { connection: rc.client(), horizontalScaling: true });
+    await handOver(a, b, term);
+    // The seat's keys share one hash tag: all on one shard, none on the others.
+    const seat = (await Promise.all(rc.ports.map((port) => rc.direct(port).keys(`*election:redfence:${name}*`)))).filter((keys) => keys.length > 0);
+    assert.equal(seat.length, 1, `the seat's keys are on one shard: ${JSON.stringify(seat)}`);
+    assert.equal(new Set(seat[0]?.map((key) => calculateSlot(key))).size, 1);
+    await b.close();
+  } finally {
+    await rc.stop();
+  }
 });
