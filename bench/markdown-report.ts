@@ -5,8 +5,10 @@ import { targetsMarkdown } from './targets.js';
 
 const ORDER = implementations.map((i) => i.id);
 
+/** Rows in the implementations' order; rows of a scenario's own (S4's queues, BullMQ) after them, as recorded. */
 function sortedRows(table: Table): Row[] {
-  return [...table.rows].sort((a, b) => ORDER.indexOf(a.impl) - ORDER.indexOf(b.impl));
+  const rank = (row: Row): number => (ORDER.includes(row.impl) ? ORDER.indexOf(row.impl) : ORDER.length);
+  return [...table.rows].sort((a, b) => rank(a) - rank(b));
 }
 
 /** `median (min–max) ·×ratio`: the value over repetitions and its median ratio to the raw floor. */

@@ -60,7 +60,7 @@ if (values.help === true) {
     [
       'usage: npm run bench -- [--scenario S1,S3] [--reps 3] [--quick] [--only raw,redfence] [--docs]',
       '                        [--out file.json] [--redfence-from build|src] [--base <dist/index.js>]',
-      '  --scenario   S0 cold start, S1 latency, S2 throughput, S3 contention, S5 failover (lock holder and leader election)',
+      '  --scenario   S0 cold start, S1 latency, S2 throughput, S3 contention, S4 queue (vs BullMQ), S5 failover (lock holder and leader election)',
       '               e.g. npm run bench -- --scenario S5 --only redfence',
       '  --reps       repetitions (1–20, default 3)      --quick   short durations for a smoke check',
       `  --only       implementations besides the raw floor: ${implementations.map((i) => i.id).join(', ')}`,

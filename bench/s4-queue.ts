@@ -106,7 +106,11 @@ export async function runS4(ctx: Pick<ScenarioContext, 'urls' | 'reps' | 'quick'
   const libs = [await redfenceQueue(ctx.urls, false), await redfenceQueue(ctx.urls, true), ...(bull === undefined ? [] : [bull])];
   try {
     for (let rep = 0; rep < ctx.reps; rep += 1) {
-      for (const [i, lib] of libs.entries()) {
+      // Interleaved, and the order rotated every repetition: none always runs first (or after the same one).
+      for (const [k] of libs.entries()) {
+        const i = (k + rep) % libs.length;
+        const lib = libs[i];
+        if (lib === undefined) continue;
         ctx.checkBudget();
         const ms = await lib.run(`s4-${rep}-${i}-${Date.now()}`, jobs);
         const rate = (jobs / ms) * 1_000;

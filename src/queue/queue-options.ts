@@ -60,7 +60,12 @@ export interface CommonOptions extends Partial<LockSettings> {
   readonly stalledJobCheckInterval?: number;
   /** bun-queue's name of `maxStalledCount`. */
   readonly maxStalledJobRetries?: number;
-  /** bun-queue's flag; every queue here scales horizontally, so it changes nothing. */
+  /**
+   * bun-queue's flag. On a Queue: its instances (same name and prefix) elect a leader with a
+   * LeaderElection — on `redlock` if given, else on the queue's connection — and the Queue emits
+   * `'leader'` / `'follower'` (the leader is for once-per-queue work: docs/queue.md). Workers
+   * scale horizontally either way; on a Worker it changes nothing. @defaultValue false
+   */
   readonly horizontalScaling?: boolean;
   /** Time for timeouts, backoff jitter and waits. @defaultValue systemClock */
   readonly clock?: Clock;

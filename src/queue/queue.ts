@@ -5,8 +5,10 @@ import { type Clock, systemClock } from '../clock.js';
 import { describeValue, nonEmptyString, nonNegativeInteger, positiveInteger } from '../core/options.js';
 import { InvalidOptionsError, JobError, type StaleTokenError } from '../errors.js';
 import type { Backoff } from './backoff.js';
+import type { LeaderElection } from '../election/leader-election.js';
 import { Job, type JobHost } from './job.js';
 import { type JobOptions, resolveJobOptions, serialize } from './job-options.js';
+import { QueueLeader } from './queue-leader.js';
 import { type BackoffStrategies, checkPrefix, checkQueueName, type QueueOptions, type QueueSettings, resolveQueueSettings } from './queue-options.js';
 import { type JobState, type PreparedJob, QueueStore } from './queue-store.js';
 import { Worker } from './worker.js';
@@ -36,8 +38,12 @@ export interface QueueEventMap<D = any, R = any> {
   stalled: [job: Job<D, R>];
   jobStalled: [jobId: string];
   'lock-extension-failed': [job: Job<D, R>, error: Error];
-  /** With the leader election (later): this instance leads / follows. */
+  /**
+   * With `horizontalScaling: true`: this instance was elected leader of the queue's instances; the
+   * term (the seat's fencing token) fences its once-per-queue work.
+   */
   leader: [term: bigint];
+  /** With `horizontalScaling: true`: another instance leads (`not-elected`, once), or this one's term ended (the election's reason). */
   follower: [reason: string];
 }
 
@@ -85,6 +91,7 @@ export class Queue<D = any, R = any> extends EventEmitter<QueueEventMap<D, R>> i
   readonly #host: JobHost;
   readonly #handlers = new Map<string, Handler<D, R>>();
   #worker: Worker<D, R> | undefined;
+  readonly #leader: QueueLeader | undefined;
   #closing: Promise<void> | undefined;
 
   /** @throws {InvalidOptionsError} a bad name or option (also in `defaultJobOptions`). */
@@ -113,6 +120,23 @@ export class Queue<D = any, R = any> extends EventEmitter<QueueEventMap<D, R>> i
       removeOnFail: undefined,
       customBackoff: (job, backoff, attemptsMade, error) => this.#customBackoff(job, backoff, attemptsMade, error),
     };
+    if (options.horizontalScaling === true) {
+      this.#leader = new QueueLeader(this.name, this.settings, this.#store.client, (leadership) => this.emit('leader', leadership.term), (reason) => this.emit('follower', reason));
+      this.#leader.start();
+    }
+  }
+
+  /**
+   * With `horizontalScaling: true`, the election among this queue's instances (for `leader()`,
+   * `observe()`, `leadership.signal`); otherwise undefined.
+   */
+  get election(): LeaderElection | undefined {
+    return this.#leader?.election;
+  }
+
+  /** Whether this instance leads the queue's instances now (`horizontalScaling: true`; read before each leader action). */
+  get isLeader(): boolean {
+    return this.#leader?.election.isLeader ?? false;
   }
 
   /** A custom backoff type is known: Bull's strategies given here, or BullMQ's `custom` (a worker's `backoffStrategy`). */
@@ -430,10 +454,12 @@ export class Queue<D = any, R = any> extends EventEmitter<QueueEventMap<D, R>> i
   /**
    * Closes the queue: its `process()` handlers as `worker.close(opts)` does (stops fetching, waits
    * for running jobs; with `{ timeout }` aborts them then and puts them straight back to waiting),
-   * then the connections it opened.
+   * then the connections it opened. With `horizontalScaling`, it first stops the election (a
+   * leader resigns: another instance takes the seat at once).
    */
   close(opts?: boolean | { readonly timeout?: number }): Promise<void> {
     this.#closing ??= (async () => {
+      await this.#leader?.stop();
       await this.#worker?.close(opts ?? false);
       await this.#store.close();
     })();
