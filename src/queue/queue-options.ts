@@ -27,10 +27,22 @@ export interface LockSettings {
   readonly stalledInterval: number;
   /** Stalls after which a job fails through its attempts (issue 14). @defaultValue 1 */
   readonly maxStalledCount: number;
-  /** Renew locks from a worker thread (issue 14). @defaultValue false */
+  /**
+   * Renew job locks from the process's lock thread (`worker_threads`), so a handler that blocks
+   * the event loop keeps its job, for at most the Redlock's `lockThreadMaxBlockMs`. Needs
+   * `distributedLock` (docs/queue.md). @defaultValue false
+   */
   readonly useDedicatedLockThread: boolean;
-  /** Liveness lease of a worker (issue 14), 0 = off. @defaultValue 0 */
+  /**
+   * Liveness lease, ms (0 = off): a job's lock is a lease of this length renewed every third of it
+   * while the worker lives, inside `lockDuration`, so a killed worker's job is re-dispatched in
+   * about `keepAlive` + one stalled sweep. @defaultValue 0
+   */
   readonly keepAlive: number;
+  /** BullMQ: do not renew job locks (a job keeps its lock `lockDuration` from its delivery). @defaultValue false */
+  readonly skipLockRenewal: boolean;
+  /** BullMQ: this worker runs no stalled sweeps (others may). @defaultValue false */
+  readonly skipStalledCheck: boolean;
 }
 
 /** Options shared by Queue and Worker. */
@@ -106,7 +118,7 @@ export interface QueueSettings extends LockSettings {
   readonly evictionPolicy: 'refuse' | 'warn';
 }
 
-const LOCK_FIELDS = ['lockDuration', 'lockRenewTime', 'stalledInterval', 'maxStalledCount', 'useDedicatedLockThread', 'keepAlive'] as const;
+const LOCK_FIELDS = ['lockDuration', 'lockRenewTime', 'stalledInterval', 'maxStalledCount', 'useDedicatedLockThread', 'keepAlive', 'skipLockRenewal', 'skipStalledCheck'] as const;
 const COMMON_FIELDS = [
   'connection', 'prefix', 'redlock', 'distributedLock', 'limiter', 'drainDelay', 'evictionPolicy',
   'stalledJobCheckInterval', 'maxStalledJobRetries', 'horizontalScaling', 'clock', ...LOCK_FIELDS,
@@ -117,7 +129,6 @@ const WORKER_FIELDS = [...COMMON_FIELDS, 'concurrency', 'autorun', 'removeOnComp
 const REFUSED: Record<string, string> = {
   redis: 'Bull\'s `redis` option is called `connection` here (an ioredis client, a URL or options)',
   createClient: 'give `connection` (an ioredis client, a URL or options) instead of `createClient`',
-  skipLockRenewal: 'renewal arrives with issue 14; there is nothing to skip yet',
   useWorkerThreads: 'sandboxed processors are not supported',
 };
 
@@ -172,6 +183,8 @@ export function resolveQueueSettings(what: 'Queue' | 'Worker', input: unknown): 
   const maxStalledCount = nonNegativeInteger('maxStalledCount', pick('maxStalledCount', get('maxStalledCount'), 'maxStalledJobRetries', options['maxStalledJobRetries']) ?? 1);
   const useDedicatedLockThread = boolean('useDedicatedLockThread', get('useDedicatedLockThread') ?? false);
   const keepAlive = nonNegativeInteger('keepAlive', get('keepAlive') ?? 0);
+  const skipLockRenewal = boolean('skipLockRenewal', get('skipLockRenewal') ?? false);
+  const skipStalledCheck = boolean('skipStalledCheck', get('skipStalledCheck') ?? false);
   if (options['horizontalScaling'] !== undefined) boolean('horizontalScaling', options['horizontalScaling']);
 
   const redlock = options['redlock'];
@@ -184,6 +197,11 @@ export function resolveQueueSettings(what: 'Queue' | 'Worker', input: unknown): 
   }
   if (distributedLock && redlock !== undefined && lockDuration > redlock.settings.maxTtl) {
     throw new InvalidOptionsError(`Expected \`lockDuration\` (${lockDuration}) to be at most the Redlock's \`maxTtl\` (${redlock.settings.maxTtl})`);
+  }
+  if (useDedicatedLockThread && !distributedLock) {
+    throw new InvalidOptionsError(
+      '`useDedicatedLockThread` needs `distributedLock: true` (the job locks are then Redlock locks, renewed by the lock thread); the single-node job lock is renewed on the main thread (docs/queue.md)',
+    );
   }
   const evictionPolicy = options['evictionPolicy'] ?? 'refuse';
   if (evictionPolicy !== 'refuse' && evictionPolicy !== 'warn') {
@@ -206,6 +224,8 @@ export function resolveQueueSettings(what: 'Queue' | 'Worker', input: unknown): 
     maxStalledCount,
     useDedicatedLockThread,
     keepAlive,
+    skipLockRenewal,
+    skipStalledCheck,
   });
 }
 
