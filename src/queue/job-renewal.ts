@@ -21,7 +21,8 @@ export class JobRenewal {
   readonly #renewer: Renewer | undefined;
   #stopped = false;
 
-  constructor(clock: Clock, store: QueueStore, id: string, token: string, lost: (error: LockLostError) => void) {
+  /** @param renewed called after each renewal that went through (its errors are ignored). */
+  constructor(clock: Clock, store: QueueStore, id: string, token: string, lost: (error: LockLostError) => void, renewed?: () => Promise<unknown>) {
     const { keepAlive, lockDuration, lockRenewTime, skipLockRenewal } = store.settings;
     const leaseMs = store.leaseMs;
     const keepAliveOn = leaseMs < lockDuration;
@@ -47,6 +48,7 @@ export class JobRenewal {
         }
         if (!ok) throw new LockLostError(resources, 'extendFailed', 'the job is no longer this delivery\'s (its token is not current, or it left active)');
         leaseEnd = now + ms;
+        await renewed?.().catch(() => undefined);
       },
       failed: (error) => {
         if (this.#stopped) return;

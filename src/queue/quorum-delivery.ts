@@ -43,6 +43,9 @@ export async function deliverByQuorum(
     return false;
   }
   try {
+    // The holder note, on the lock's own leases: what the stalled sweep reads (redlock.holder) to
+    // leave a job whose quorum lock is still held alone, even when its queue lock key ran out.
+    await redlock.setHolder(lock, claim).catch(() => 0);
     const activated = await store.activate(job.id, claim, lock.fencingToken, claimedToken);
     if (activated === false) {
       await lock.release();

@@ -439,7 +439,18 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
         void lock.lock.release().catch(() => undefined);
       }
     };
-    const renewal = new JobRenewal(this.#clock, this.#store, job.id, lock.token, lost);
+    // A quorum lock's holder note (see deliverByQuorum) lives maxTtl: written again well before.
+    const redlock = this.settings.redlock;
+    let noted = this.#clock.now();
+    const renote =
+      lock instanceof QuorumJobLock && redlock !== undefined
+        ? async (): Promise<void> => {
+            if (this.#clock.now() - noted < redlock.settings.maxTtl / 3) return;
+            noted = this.#clock.now();
+            await redlock.setHolder(lock.lock, this.id);
+          }
+        : undefined;
+    const renewal = new JobRenewal(this.#clock, this.#store, job.id, lock.token, lost, renote);
     if (lock instanceof QuorumJobLock) {
       const signal = lock.lock.signal;
       const onAbort = (): void => {
