@@ -4,8 +4,8 @@ import { type RenewalPolicy, Renewer } from '../redlock/renewer.js';
 import type { QueueStore } from './queue-store.js';
 
 /**
- * Keeps one delivery's lock key on the queue's Redis alive, through the one {@link Renewer}
- * (issue 14). The key is what the stalled sweep looks at; the token in it never changes.
+ * Keeps one delivery's lock key on the queue's Redis alive, through the one {@link Renewer}. The
+ * key is what the stalled sweep looks at; the token in it never changes.
  *
  * - Without `keepAlive`: extended to `lockDuration` every `lockRenewTime`.
  * - With `keepAlive`: a lease of `keepAlive` ms renewed every third of it while the worker lives,

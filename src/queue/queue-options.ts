@@ -19,13 +19,13 @@ export interface LockSettings {
   /** How long a job's lock lasts from its delivery (and from each renewal). @defaultValue 30000 */
   readonly lockDuration: number;
   /**
-   * How often a running job's lock is renewed (issue 14: the renewer). Less than `lockDuration`.
+   * How often a running job's lock is renewed (through the one renewer). Less than `lockDuration`.
    * @defaultValue lockDuration / 2
    */
   readonly lockRenewTime: number;
-  /** How often the stalled-job sweep runs (issue 14). @defaultValue 30000 */
+  /** How often the stalled-job sweep runs (one worker of the queue sweeps per interval). @defaultValue 30000 */
   readonly stalledInterval: number;
-  /** Stalls after which a job fails through its attempts (issue 14). @defaultValue 1 */
+  /** Stalls after which a job fails through its attempts and backoff. @defaultValue 1 */
   readonly maxStalledCount: number;
   /**
    * Renew job locks from the process's lock thread (`worker_threads`), so a handler that blocks

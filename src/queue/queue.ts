@@ -32,7 +32,7 @@ export interface QueueEventMap<D = any, R = any> {
   cleaned: [jobIds: string[], type: string];
   /** A Redis call of the queue's processing failed (retried); observability only. */
   redisError: [error: Error];
-  /** Issue 14: the stalled sweep put a job back. */
+  /** The stalled sweep put a job back to waiting (Bull); `jobStalled` is bun-queue's name. */
   stalled: [job: Job<D, R>];
   jobStalled: [jobId: string];
   'lock-extension-failed': [job: Job<D, R>, error: Error];

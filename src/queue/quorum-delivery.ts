@@ -5,7 +5,7 @@ import { QuorumJobLock } from './job-lock.js';
 import type { QueueStore } from './queue-store.js';
 
 /**
- * How a job's quorum lock renews itself (issue 14): the Lock's own `refreshInterval` (extend to
+ * How a job's quorum lock renews itself: the Lock's own `refreshInterval` (extend to
  * lockDuration every lockRenewTime, unless `skipLockRenewal`), its keep-alive lease and the lock
  * thread — the Redlock's one renewer, not a loop of the queue's.
  */

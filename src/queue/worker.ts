@@ -43,9 +43,9 @@ export interface WorkerEvents<D = any, R = any> {
   closed: [];
   /** A Redis call failed (fetching is retried; a finish that failed leaves the job active). */
   redisError: [error: Error];
-  /** Issue 14: the stalled sweep put a job back. */
+  /** The stalled sweep (run by this worker) put a job back to waiting. */
   stalled: [jobId: string, prev: string];
-  /** Issue 14: these jobs' locks could not be renewed. */
+  /** These running jobs' locks were lost (renewal refused or failed): their signals aborted with a LockLostError. */
   lockRenewalFailed: [jobIds: string[]];
 }
 
@@ -197,8 +197,8 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
   }
 
   /**
-   * @internal The jobs running now, each with its delivery's lock (`job.lock`): what a renewer
-   * extends every `lockRenewTime` (issue 14), aborting a job with `cancelJob` when it cannot.
+   * @internal The jobs running now, each with its delivery's lock (`job.lock`), renewed every
+   * `lockRenewTime` while they run (see #keepLock).
    */
   get runningJobs(): readonly Job<D, R>[] {
     return [...this.#running].filter((r) => !r.abandoned && r.job.lock !== undefined).map((r) => r.job as Job<D, R>);
@@ -418,7 +418,7 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
   }
 
   /**
-   * Renews a running job's lock until the attempt ends (issue 14): the lock key on the queue's
+   * Renews a running job's lock until the attempt ends: the lock key on the queue's
    * Redis through a {@link JobRenewal}; a quorum lock renews itself (`refreshInterval`, keep-alive,
    * lock thread: see quorumRenewal). Either one lost ends the attempt: its signal aborts with the
    * {@link LockLostError}, and `lockRenewalFailed` is emitted.
@@ -465,7 +465,7 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     return renewal;
   }
 
-  // ---- the stalled sweep (issue 14) ----------------------------------------------------------------
+  // ---- the stalled sweep ---------------------------------------------------------------------------
 
   #startSweeps(): void {
     if (this.settings.skipStalledCheck || this.#stopping) return;
