@@ -1,5 +1,7 @@
 import type { Clock } from '../clock.js';
 import { LockLostError } from '../errors.js';
+import { LockThread } from '../redlock/lock-thread.js';
+import { redlockDefaults } from '../redlock/redlock-options.js';
 import { type RenewalPolicy, Renewer } from '../redlock/renewer.js';
 import type { QueueStore } from './queue-store.js';
 
@@ -11,6 +13,8 @@ import type { QueueStore } from './queue-store.js';
  * - With `keepAlive`: a lease of `keepAlive` ms renewed every third of it while the worker lives,
  *   so a killed worker's lock key is gone within `keepAlive`, whatever `lockDuration` is.
  * - `skipLockRenewal`: no renewal, except a keep-alive lease up to `lockDuration` from delivery.
+ * - `useDedicatedLockThread`: the same renewals, run by the process's lock thread (its own
+ *   connection to the queue's Redis, the same script), bounded by `lockThreadMaxBlockMs`.
  *
  * A renewal the script refuses (the token is no longer the job's current one, another delivery
  * holds the key, or the job left active) loses the lock: `lost` is called once with a
@@ -18,7 +22,8 @@ import type { QueueStore } from './queue-store.js';
  * last good renewal gave has run out; then the lock is lost too.
  */
 export class JobRenewal {
-  readonly #renewer: Renewer | undefined;
+  #renewer: Renewer | undefined;
+  #unlease: (() => void) | undefined;
   #stopped = false;
 
   /** @param renewed called after each renewal that went through (its errors are ignored). */
@@ -33,6 +38,34 @@ export class JobRenewal {
     let leaseEnd = start + leaseMs;
     const deadline = skipLockRenewal ? start + lockDuration : Number.POSITIVE_INFINITY;
     const every = keepAliveOn ? Math.max(1, Math.floor(keepAlive / 3)) : lockRenewTime;
+    const { useDedicatedLockThread, distributedLock, redlock } = store.settings;
+    const node = store.node.describe();
+    if (useDedicatedLockThread && !distributedLock && node !== undefined) {
+      // The lock thread renews the lease with a connection of its own (the same script), so a
+      // blocked event loop keeps the job, for at most lockThreadMaxBlockMs.
+      const thread = LockThread.shared();
+      const leaseId = thread.lease(
+        {
+          node,
+          script: 'queueLock',
+          keys: store.keys.scriptKeys,
+          args: ['extend', id, token, 0, ''],
+          msIndex: 3,
+          leaseMs,
+          everyMs: every,
+          deadline,
+          maxBlockMs: (redlock?.settings ?? redlockDefaults).lockThreadMaxBlockMs,
+          resources,
+        },
+        (error) => {
+          if (this.#stopped) return;
+          this.#stopped = true;
+          lost(error);
+        },
+      );
+      this.#unlease = () => thread.unlease(leaseId);
+      return;
+    }
     const policy: RenewalPolicy = {
       next: () => (this.#stopped || clock.now() >= deadline ? undefined : every),
       renew: async () => {
@@ -63,5 +96,7 @@ export class JobRenewal {
   stop(): void {
     this.#stopped = true;
     this.#renewer?.stop();
+    this.#unlease?.();
+    this.#unlease = undefined;
   }
 }

@@ -29,8 +29,9 @@ export interface LockSettings {
   readonly maxStalledCount: number;
   /**
    * Renew job locks from the process's lock thread (`worker_threads`), so a handler that blocks
-   * the event loop keeps its job, for at most the Redlock's `lockThreadMaxBlockMs`. Needs
-   * `distributedLock` (docs/queue.md). @defaultValue false
+   * the event loop keeps its job, for at most `lockThreadMaxBlockMs` (the Redlock's, or its default
+   * 10 s for the single-node lock). Needs the system clock and, for the single-node lock, a
+   * standalone Redis the thread can connect to (docs/queue.md). @defaultValue false
    */
   readonly useDedicatedLockThread: boolean;
   /**
@@ -197,11 +198,6 @@ export function resolveQueueSettings(what: 'Queue' | 'Worker', input: unknown): 
   }
   if (distributedLock && redlock !== undefined && lockDuration > redlock.settings.maxTtl) {
     throw new InvalidOptionsError(`Expected \`lockDuration\` (${lockDuration}) to be at most the Redlock's \`maxTtl\` (${redlock.settings.maxTtl})`);
-  }
-  if (useDedicatedLockThread && !distributedLock) {
-    throw new InvalidOptionsError(
-      '`useDedicatedLockThread` needs `distributedLock: true` (the job locks are then Redlock locks, renewed by the lock thread); the single-node job lock is renewed on the main thread (docs/queue.md)',
-    );
   }
   const evictionPolicy = options['evictionPolicy'] ?? 'refuse';
   if (evictionPolicy !== 'refuse' && evictionPolicy !== 'warn') {

@@ -130,6 +130,12 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     this.#processor = processor;
     this.id = `${options.name ?? 'worker'}:${randomUUID()}`;
     this.#store = new QueueStore(this.name, options.connection, this.settings, this.#clock, (message) => process.emitWarning(message, 'RedfenceWarning'));
+    if (this.settings.useDedicatedLockThread && !this.settings.distributedLock && (this.#clock !== systemClock || this.#store.node.describe() === undefined)) {
+      void this.#store.close();
+      throw new InvalidOptionsError(
+        '`useDedicatedLockThread` with the single-node lock needs the system clock and a standalone Redis (a URL, options or an ioredis client) the lock thread can connect to on its own; not a Cluster or an injected `clock`',
+      );
+    }
     const removeOnComplete: KeepJobs | undefined = defaults.removeOnComplete;
     const removeOnFail: KeepJobs | undefined = defaults.removeOnFail;
     this.#host = {

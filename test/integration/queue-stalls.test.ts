@@ -167,6 +167,41 @@ for (const thread of [true, false]) {
   });
 }
 
+test('single-node lock, a handler blocking the event loop 5 s, lockDuration 2000, with the lock thread: keeps its job', { timeout: 60_000 }, async (t: TestContext) => {
+  const name = q.name();
+  const options = { lockDuration: 2_000, stalledInterval: 500 };
+  const queue = q.queue(name, { connection: url(), ...options });
+  const events = await q.events(name, url());
+  const a = await workerProcess('A', name, { ...options, useDedicatedLockThread: true });
+  const job = await queue.add('j', { mode: 'block', ms: 5_000 });
+  await a.said(`started ${job.id} `);
+  const startedAt = performance.now();
+  const b = rescuer(name, options);
+  const byB: string[] = [];
+  b.on('active', (j) => byB.push(j.id));
+  const [{ returnvalue }] = await next<[{ jobId: string; returnvalue: string }]>(events, 'completed', (e) => e.jobId === job.id, 30_000);
+  await a.said(`completed ${job.id}`);
+  t.diagnostic(`kept: completed by the blocked worker ${Math.round(performance.now() - startedAt)} ms after it started`);
+  assert.equal(returnvalue, 'A');
+  assert.deepEqual(byB, [], 'never re-dispatched');
+});
+
+test('single-node lock with the lock thread: a process blocked past lockThreadMaxBlockMs (default 10 s) stops renewing and loses the job', { timeout: 60_000 }, async (t: TestContext) => {
+  const name = q.name();
+  const options = { lockDuration: 2_000, stalledInterval: 500 };
+  const queue = q.queue(name, { connection: url(), ...options });
+  const a = await workerProcess('A', name, { ...options, useDedicatedLockThread: true });
+  const job = await queue.add('j', { mode: 'block', ms: 14_000 });
+  await a.said(`started ${job.id} `);
+  const startedAt = performance.now();
+  const b = rescuer(name, options);
+  const [, result] = await next<[Job, string]>(b, 'completed', (j) => j.id === job.id, 40_000);
+  t.diagnostic(`re-dispatched and completed ${Math.round(performance.now() - startedAt)} ms into the 14 s block`);
+  assert.equal(result, 'B');
+  await Promise.race([a.said(`stale ${job.id}`, 30_000), a.said(`lost ${job.id}`, 30_000)]);
+  assert.ok(!a.lines.includes(`completed ${job.id}`));
+});
+
 for (const distributedLock of [false, true]) {
   test(`${distributedLock ? 'distributedLock: ' : ''}a renewal that fails aborts job.signal with a LockLostError (seppuku); Worker lockRenewalFailed, Queue lock-extension-failed`, { timeout: 30_000 }, async () => {
     const name = q.name();
