@@ -2,7 +2,7 @@ import type { Lock } from '../redlock/lock.js';
 import type { QueueStore } from './queue-store.js';
 
 /**
- * The lock of one delivery of a job, as a renewer sees it (issue 14 renews it every
+ * The lock of one delivery of a job, as a renewer sees it (renewed every
  * `lockRenewTime`). The fencing token is fixed for the delivery; extending never changes it.
  */
 export interface JobLock {

@@ -39,7 +39,7 @@ export interface QueueEventsEvents {
   stale: Args<{ readonly token: string; readonly current: string }>;
   removed: Args<{ readonly prev?: string }>;
   duplicated: Args<object>;
-  /** Issue 14: the stalled sweep put the job back. */
+  /** The stalled sweep put the job back to waiting. */
   stalled: Args<object>;
   drained: [id: string];
   paused: [id: string];

@@ -12,6 +12,7 @@
  * | `events` | stream | what QueueEvents reads |
  * | `marker` | sorted set | wakes workers blocked on BZPOPMIN |
  * | `limiter` | counter | jobs started in the limiter's current window |
+ * | `stalled`, `stalled-check` | set, string | jobs the last stalled sweep marked; the sweep's guard (one per interval) |
  * | `j:<id>`, `l:<id>`, `log:<id>` | hash, string, list | a job, its lock (the holder's token), its logs |
  */
 export class QueueKeys {

@@ -19,18 +19,31 @@ export interface LockSettings {
   /** How long a job's lock lasts from its delivery (and from each renewal). @defaultValue 30000 */
   readonly lockDuration: number;
   /**
-   * How often a running job's lock is renewed (issue 14: the renewer). Less than `lockDuration`.
+   * How often a running job's lock is renewed (through the one renewer). Less than `lockDuration`.
    * @defaultValue lockDuration / 2
    */
   readonly lockRenewTime: number;
-  /** How often the stalled-job sweep runs (issue 14). @defaultValue 30000 */
+  /** How often the stalled-job sweep runs (one worker of the queue sweeps per interval). @defaultValue 30000 */
   readonly stalledInterval: number;
-  /** Stalls after which a job fails through its attempts (issue 14). @defaultValue 1 */
+  /** Stalls after which a job fails through its attempts and backoff. @defaultValue 1 */
   readonly maxStalledCount: number;
-  /** Renew locks from a worker thread (issue 14). @defaultValue false */
+  /**
+   * Renew job locks from the process's lock thread (`worker_threads`), so a handler that blocks
+   * the event loop keeps its job, for at most `lockThreadMaxBlockMs` (the Redlock's, or its default
+   * 10 s for the single-node lock). Needs the system clock and, for the single-node lock, a
+   * standalone Redis the thread can connect to (docs/queue.md). @defaultValue false
+   */
   readonly useDedicatedLockThread: boolean;
-  /** Liveness lease of a worker (issue 14), 0 = off. @defaultValue 0 */
+  /**
+   * Liveness lease, ms (0 = off): a job's lock is a lease of this length renewed every third of it
+   * while the worker lives, inside `lockDuration`, so a killed worker's job is re-dispatched in
+   * about `keepAlive` + one stalled sweep. @defaultValue 0
+   */
   readonly keepAlive: number;
+  /** BullMQ: do not renew job locks (a job keeps its lock `lockDuration` from its delivery). @defaultValue false */
+  readonly skipLockRenewal: boolean;
+  /** BullMQ: this worker runs no stalled sweeps (others may). @defaultValue false */
+  readonly skipStalledCheck: boolean;
 }
 
 /** Options shared by Queue and Worker. */
@@ -111,7 +124,7 @@ export interface QueueSettings extends LockSettings {
   readonly evictionPolicy: 'refuse' | 'warn';
 }
 
-const LOCK_FIELDS = ['lockDuration', 'lockRenewTime', 'stalledInterval', 'maxStalledCount', 'useDedicatedLockThread', 'keepAlive'] as const;
+const LOCK_FIELDS = ['lockDuration', 'lockRenewTime', 'stalledInterval', 'maxStalledCount', 'useDedicatedLockThread', 'keepAlive', 'skipLockRenewal', 'skipStalledCheck'] as const;
 const COMMON_FIELDS = [
   'connection', 'prefix', 'redlock', 'distributedLock', 'limiter', 'drainDelay', 'evictionPolicy',
   'stalledJobCheckInterval', 'maxStalledJobRetries', 'horizontalScaling', 'clock', ...LOCK_FIELDS,
@@ -122,7 +135,6 @@ const WORKER_FIELDS = [...COMMON_FIELDS, 'concurrency', 'autorun', 'removeOnComp
 const REFUSED: Record<string, string> = {
   redis: 'Bull\'s `redis` option is called `connection` here (an ioredis client, a URL or options)',
   createClient: 'give `connection` (an ioredis client, a URL or options) instead of `createClient`',
-  skipLockRenewal: 'renewal arrives with issue 14; there is nothing to skip yet',
   useWorkerThreads: 'sandboxed processors are not supported',
 };
 
@@ -177,6 +189,8 @@ export function resolveQueueSettings(what: 'Queue' | 'Worker', input: unknown): 
   const maxStalledCount = nonNegativeInteger('maxStalledCount', pick('maxStalledCount', get('maxStalledCount'), 'maxStalledJobRetries', options['maxStalledJobRetries']) ?? 1);
   const useDedicatedLockThread = boolean('useDedicatedLockThread', get('useDedicatedLockThread') ?? false);
   const keepAlive = nonNegativeInteger('keepAlive', get('keepAlive') ?? 0);
+  const skipLockRenewal = boolean('skipLockRenewal', get('skipLockRenewal') ?? false);
+  const skipStalledCheck = boolean('skipStalledCheck', get('skipStalledCheck') ?? false);
   if (options['horizontalScaling'] !== undefined) boolean('horizontalScaling', options['horizontalScaling']);
 
   const redlock = options['redlock'];
@@ -211,6 +225,8 @@ export function resolveQueueSettings(what: 'Queue' | 'Worker', input: unknown): 
     maxStalledCount,
     useDedicatedLockThread,
     keepAlive,
+    skipLockRenewal,
+    skipStalledCheck,
   });
 }
 

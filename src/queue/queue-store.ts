@@ -141,7 +141,7 @@ export class QueueStore {
 
   async fetch(mode: 'fence' | 'claim', claim: string, count: number): Promise<FetchReply> {
     const limiter = this.settings.limiter;
-    const reply = (await this.run('queueFetch', [mode, claim, this.settings.lockDuration, count, limiter?.max ?? 0, limiter?.duration ?? 0])) as unknown[];
+    const reply = (await this.run('queueFetch', [mode, claim, this.leaseMs, count, limiter?.max ?? 0, limiter?.duration ?? 0])) as unknown[];
     const status = Number(reply[0]);
     if (status === 1) {
       const jobs = reply.slice(2).map((raw) => {
@@ -158,7 +158,7 @@ export class QueueStore {
    * gone. `claimedToken`: the job's token when it was claimed (its `ftok`, '' for none).
    */
   async activate(id: string, claim: string, token: bigint, claimedToken: string): Promise<{ attemptsStarted: number; processedOn: number } | false> {
-    const reply = (await this.run('queueActivate', [id, claim, token.toString(), this.settings.lockDuration, claimedToken])) as unknown[];
+    const reply = (await this.run('queueActivate', [id, claim, token.toString(), this.leaseMs, claimedToken])) as unknown[];
     const code = Number(reply[0]);
     if (code === -2) throw new StaleTokenError(this.lockResource(id), token, BigInt(String(reply[1])));
     if (code !== 1) return false;
@@ -190,6 +190,30 @@ export class QueueStore {
    */
   async requeue(id: string, holder: string, claimedToken?: string): Promise<boolean> {
     return Number(await this.run('queueRequeue', claimedToken === undefined ? [id, holder] : [id, holder, claimedToken])) === 1;
+  }
+
+  /**
+   * The stalled sweep's first step: null when another worker swept within `guardMs`; else the jobs
+   * the previous sweep marked that are still active and unlocked (the new marks are set).
+   */
+  async stalledSweep(guardMs: number): Promise<string[] | null> {
+    const reply = (await this.run('queueStalled', ['sweep', guardMs])) as unknown[];
+    return Number(reply[0]) === 1 ? reply.slice(1).map(String) : null;
+  }
+
+  /** Puts stalled jobs back (`moved`); those past maxStalledCount are left for the caller to fail (`over`). */
+  async moveStalled(ids: readonly string[], maxStalledCount: number): Promise<{ moved: string[]; over: string[] }> {
+    const [moved, over] = (await this.run('queueStalled', ['move', maxStalledCount, ...ids])) as [unknown[], unknown[]];
+    return { moved: moved.map(String), over: over.map(String) };
+  }
+
+  /**
+   * How long a delivery's lock key lasts from its delivery or a renewal: the keep-alive lease when
+   * there is one (shorter than lockDuration), else lockDuration.
+   */
+  get leaseMs(): number {
+    const { keepAlive, lockDuration } = this.settings;
+    return keepAlive > 0 && keepAlive < lockDuration ? keepAlive : lockDuration;
   }
 
   async lock(op: 'extend' | 'release', id: string, token: string, ms: number): Promise<boolean> {

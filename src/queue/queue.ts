@@ -34,7 +34,7 @@ export interface QueueEventMap<D = any, R = any> {
   cleaned: [jobIds: string[], type: string];
   /** A Redis call of the queue's processing failed (retried); observability only. */
   redisError: [error: Error];
-  /** Issue 14: the stalled sweep put a job back. */
+  /** The stalled sweep put a job back to waiting (Bull); `jobStalled` is bun-queue's name. */
   stalled: [job: Job<D, R>];
   jobStalled: [jobId: string];
   'lock-extension-failed': [job: Job<D, R>, error: Error];
@@ -253,6 +253,10 @@ export class Queue<D = any, R = any> extends EventEmitter<QueueEventMap<D, R>> i
       lockRenewTime: this.settings.lockRenewTime,
       stalledInterval: this.settings.stalledInterval,
       maxStalledCount: this.settings.maxStalledCount,
+      keepAlive: this.settings.keepAlive,
+      useDedicatedLockThread: this.settings.useDedicatedLockThread,
+      skipLockRenewal: this.settings.skipLockRenewal,
+      skipStalledCheck: this.settings.skipStalledCheck,
       drainDelay: this.settings.drainDelay,
     });
     worker.on('active', (job) => this.emit('active', job));
@@ -262,6 +266,15 @@ export class Queue<D = any, R = any> extends EventEmitter<QueueEventMap<D, R>> i
     worker.on('stale', (job, error) => this.emit('stale', job, error));
     worker.on('drained', () => this.emit('drained'));
     worker.on('redisError', (error) => this.emit('redisError', error));
+    worker.on('stalled', (id) => {
+      this.emit('jobStalled', id);
+      if (this.listenerCount('stalled') > 0) void this.getJob(id).then((job) => job !== undefined && this.emit('stalled', job), () => undefined);
+    });
+    worker.on('lockRenewalFailed', (ids) => {
+      for (const job of worker.runningJobs) {
+        if (ids.includes(job.id)) this.emit('lock-extension-failed', job, job.signal.reason instanceof Error ? job.signal.reason : new Error(String(job.signal.reason)));
+      }
+    });
     this.#worker = worker;
   }
 

@@ -1,8 +1,22 @@
 import type { Lock } from '../redlock/lock.js';
-import type { Redlock } from '../redlock/redlock.js';
+import type { AcquireOptions, Redlock } from '../redlock/redlock.js';
 import type { Job } from './job.js';
 import { QuorumJobLock } from './job-lock.js';
 import type { QueueStore } from './queue-store.js';
+
+/**
+ * How a job's quorum lock renews itself: the Lock's own `refreshInterval` (extend to
+ * lockDuration every lockRenewTime, unless `skipLockRenewal`), its keep-alive lease and the lock
+ * thread — the Redlock's one renewer, not a loop of the queue's.
+ */
+export function quorumRenewal(store: QueueStore): AcquireOptions {
+  const { lockRenewTime, keepAlive, lockDuration, skipLockRenewal, useDedicatedLockThread } = store.settings;
+  return {
+    refreshInterval: skipLockRenewal ? 0 : lockRenewTime,
+    ...(keepAlive > 0 && keepAlive < lockDuration ? { keepAlive } : {}),
+    ...(useDedicatedLockThread ? { useDedicatedLockThread } : {}),
+  };
+}
 
 /**
  * `distributedLock`: turns a job the fetch script claimed into a delivery. Takes the quorum lock
@@ -22,13 +36,16 @@ export async function deliverByQuorum(
   const claimedToken = job.fencingToken === 0n ? '' : job.fencingToken.toString();
   let lock: Lock;
   try {
-    lock = await redlock.acquire(store.lockResource(job.id), store.settings.lockDuration);
+    lock = await redlock.acquire(store.lockResource(job.id), store.settings.lockDuration, quorumRenewal(store));
   } catch (error) {
     failed(error);
     await store.requeue(job.id, claim, claimedToken).catch(failed);
     return false;
   }
   try {
+    // The holder note, on the lock's own leases: what the stalled sweep reads (redlock.holder) to
+    // leave a job whose quorum lock is still held alone, even when its queue lock key ran out.
+    await redlock.setHolder(lock, claim).catch(() => 0);
     const activated = await store.activate(job.id, claim, lock.fencingToken, claimedToken);
     if (activated === false) {
       await lock.release();

@@ -5,10 +5,11 @@ import { EventEmitter } from 'eventemitter3';
 import type { Cluster, Redis } from 'ioredis';
 import { type Clock, sleep, systemClock } from '../clock.js';
 import { describeValue, positiveInteger } from '../core/options.js';
-import { InvalidOptionsError, JobError, StaleTokenError } from '../errors.js';
+import { InvalidOptionsError, JobError, LockLostError, StaleTokenError } from '../errors.js';
 import type { Backoff } from './backoff.js';
 import { Job, type JobHost } from './job.js';
 import { QuorumJobLock, StoreJobLock } from './job-lock.js';
+import { JobRenewal } from './job-renewal.js';
 import { runAttempt } from './attempt.js';
 import { deliverByQuorum } from './quorum-delivery.js';
 import type { KeepJobs } from './job-options.js';
@@ -42,9 +43,9 @@ export interface WorkerEvents<D = any, R = any> {
   closed: [];
   /** A Redis call failed (fetching is retried; a finish that failed leaves the job active). */
   redisError: [error: Error];
-  /** Issue 14: the stalled sweep put a job back. */
+  /** The stalled sweep (run by this worker) put a job back to waiting. */
   stalled: [jobId: string, prev: string];
-  /** Issue 14: these jobs' locks could not be renewed. */
+  /** These running jobs' locks were lost (renewal refused or failed): their signals aborted with a LockLostError. */
   lockRenewalFailed: [jobIds: string[]];
 }
 
@@ -54,6 +55,10 @@ interface Running {
   /** The delivery's token, or the claim id until the quorum lock is granted. */
   holder: string;
   abandoned: boolean;
+  /** The attempt ended: a lock released from here on is no loss. */
+  settled: boolean;
+  /** Why the lock was lost while the attempt ran (seppuku: its signal aborted with it). */
+  lost: LockLostError | undefined;
   done: Promise<void>;
 }
 
@@ -95,6 +100,7 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
   #wake: (() => void) | undefined;
   #claims = 0;
   #hadJobs = false;
+  #sweepTimer: unknown;
 
   /**
    * @param processor runs each job; `null` for manual processing (`getNextJob`, `job.moveToCompleted`).
@@ -124,6 +130,12 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     this.#processor = processor;
     this.id = `${options.name ?? 'worker'}:${randomUUID()}`;
     this.#store = new QueueStore(this.name, options.connection, this.settings, this.#clock, (message) => process.emitWarning(message, 'RedfenceWarning'));
+    if (this.settings.useDedicatedLockThread && !this.settings.distributedLock && (this.#clock !== systemClock || this.#store.node.describe() === undefined)) {
+      void this.#store.close();
+      throw new InvalidOptionsError(
+        '`useDedicatedLockThread` with the single-node lock needs the system clock and a standalone Redis (a URL, options or an ioredis client) the lock thread can connect to on its own; not a Cluster or an injected `clock`',
+      );
+    }
     const removeOnComplete: KeepJobs | undefined = defaults.removeOnComplete;
     const removeOnFail: KeepJobs | undefined = defaults.removeOnFail;
     this.#host = {
@@ -191,8 +203,8 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
   }
 
   /**
-   * @internal The jobs running now, each with its delivery's lock (`job.lock`): what a renewer
-   * extends every `lockRenewTime` (issue 14), aborting a job with `cancelJob` when it cannot.
+   * @internal The jobs running now, each with its delivery's lock (`job.lock`), renewed every
+   * `lockRenewTime` while they run (see #keepLock).
    */
   get runningJobs(): readonly Job<D, R>[] {
     return [...this.#running].filter((r) => !r.abandoned && r.job.lock !== undefined).map((r) => r.job as Job<D, R>);
@@ -283,6 +295,7 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
       throw error;
     }
     this.emit('ready');
+    this.#startSweeps();
     while (!this.#stopping) {
       if (this.#paused || this.#running.size >= this.#concurrency) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -333,7 +346,7 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
 
   #start(fetched: Fetched, claim: string): void {
     const job = new Job<D, R>(this.#host, fetched.id, fetched.hash);
-    const running: Running = { job, controller: new AbortController(), holder: fetched.token || claim, abandoned: false, done: Promise.resolve() };
+    const running: Running = { job, controller: new AbortController(), holder: fetched.token || claim, abandoned: false, settled: false, lost: undefined, done: Promise.resolve() };
     this.#running.add(running);
     running.done = this.#execute(running, fetched.token, claim).finally(() => {
       this.#running.delete(running);
@@ -374,8 +387,17 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
       this.emit('active', job as Job<D, R>, 'waiting');
       const processor = this.#processor;
       if (processor === null) return;
-      const outcome = await runAttempt(job, controller, this.#clock, (signal) => processor(job as Job<D, R>, job.token ?? '', signal));
-      if (running.abandoned) return;
+      const renewal = this.#keepLock(running);
+      let outcome;
+      try {
+        outcome = await runAttempt(job, controller, this.#clock, (signal) => processor(job as Job<D, R>, job.token ?? '', signal));
+      } finally {
+        running.settled = true;
+        renewal.stop();
+      }
+      // Seppuku: the lock was lost and the signal aborted. The job is left to the stalled sweep (or
+      // to the delivery that took it over); whatever this attempt gives is dropped.
+      if (running.abandoned || running.lost !== undefined) return;
       let error: Error;
       if (outcome.ok) {
         try {
@@ -398,6 +420,108 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
       } else {
         this.#redisError(error);
       }
+    }
+  }
+
+  /**
+   * Renews a running job's lock until the attempt ends: the lock key on the queue's
+   * Redis through a {@link JobRenewal}; a quorum lock renews itself (`refreshInterval`, keep-alive,
+   * lock thread: see quorumRenewal). Either one lost ends the attempt: its signal aborts with the
+   * {@link LockLostError}, and `lockRenewalFailed` is emitted.
+   */
+  #keepLock(running: Running): { stop(): void } {
+    const { job } = running;
+    const lock = job.lock;
+    if (lock === undefined) return { stop: () => undefined };
+    const lost = (error: LockLostError): void => {
+      if (running.settled || running.lost !== undefined) return;
+      running.lost = error;
+      renewal.stop();
+      running.controller.abort(error);
+      this.emit('lockRenewalFailed', [job.id]);
+      if (lock instanceof QuorumJobLock) {
+        // The queue's lock key goes too, so the sweep can put the job back once the quorum lock is free.
+        void this.#store.lock('release', job.id, lock.token, 0).catch(() => undefined);
+        void lock.lock.release().catch(() => undefined);
+      }
+    };
+    // A quorum lock's holder note (see deliverByQuorum) lives maxTtl: written again well before.
+    const redlock = this.settings.redlock;
+    let noted = this.#clock.now();
+    const renote =
+      lock instanceof QuorumJobLock && redlock !== undefined
+        ? async (): Promise<void> => {
+            if (this.#clock.now() - noted < redlock.settings.maxTtl / 3) return;
+            noted = this.#clock.now();
+            await redlock.setHolder(lock.lock, this.id);
+          }
+        : undefined;
+    const renewal = new JobRenewal(this.#clock, this.#store, job.id, lock.token, lost, renote);
+    if (lock instanceof QuorumJobLock) {
+      const signal = lock.lock.signal;
+      const onAbort = (): void => {
+        const reason: unknown = signal.reason;
+        // Released or abandoned by its holder here (job.releaseLock()): not a loss.
+        if (reason instanceof LockLostError && reason.reason === 'released') return;
+        lost(reason instanceof LockLostError ? reason : new LockLostError(lock.lock.resources, 'extendFailed', String(reason)));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
+    return renewal;
+  }
+
+  // ---- the stalled sweep ---------------------------------------------------------------------------
+
+  #startSweeps(): void {
+    if (this.settings.skipStalledCheck || this.#stopping) return;
+    const tick = (): void => {
+      if (this.#stopping) return;
+      this.#sweepTimer = this.#clock.setTimeout(() => {
+        this.#sweepTimer = undefined;
+        void this.#sweep().finally(tick);
+      }, this.settings.stalledInterval);
+    };
+    void this.#sweep().finally(tick);
+  }
+
+  /**
+   * One sweep, if no other worker swept within the interval: jobs marked by the previous sweep and
+   * still active without a lock are put back (`stalled`), or, past maxStalledCount, failed through
+   * their attempts. With distributedLock a job is put back only when no quorum shows its lock held.
+   */
+  async #sweep(): Promise<void> {
+    const { stalledInterval, maxStalledCount, distributedLock, redlock } = this.settings;
+    try {
+      // The guard lasts a little less than the interval, so each worker's timer finds it gone.
+      let ids = await this.#store.stalledSweep(Math.max(1, stalledInterval - Math.min(100, Math.floor(stalledInterval / 10))));
+      if (ids === null || ids.length === 0 || this.#stopping) return;
+      if (distributedLock && redlock !== undefined) {
+        const free = await Promise.all(ids.map((id) => redlock.holder(this.#store.lockResource(id)).then((h) => (h === null ? id : undefined), () => undefined)));
+        ids = free.filter((id): id is string => id !== undefined);
+        if (ids.length === 0) return;
+      }
+      const { moved, over } = await this.#store.moveStalled(ids, maxStalledCount);
+      for (const id of moved) this.emit('stalled', id, 'active');
+      for (const id of over) await this.#failStalled(id);
+    } catch (error) {
+      if (!this.#stopping) this.#redisError(error);
+    }
+  }
+
+  /** A job past maxStalledCount: taken with a new token and failed through its attempts and backoff. */
+  async #failStalled(id: string): Promise<void> {
+    const hash = await this.#store.hash(id);
+    if (hash === undefined) return;
+    const job = new Job<D, R>(this.#host, id, hash);
+    if ((await job.takeLock()) === false) return;
+    const error = new Error('job stalled more than allowable limit');
+    try {
+      await job.moveToFailed(error);
+      this.emit('failed', job, error, 'active');
+    } catch (refused) {
+      if (refused instanceof StaleTokenError || refused instanceof JobError) this.emit('stale', job, refused);
+      else throw refused;
     }
   }
 
@@ -428,6 +552,8 @@ export class Worker<D = any, R = any> extends EventEmitter<WorkerEvents<D, R>> i
     this.emit('closing', 'close');
     this.#stopping = true;
     this.#stop.abort();
+    if (this.#sweepTimer !== undefined) this.#clock.clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     this.#wakeLoop();
     this.#blocking?.disconnect();
     await this.#loop?.catch(() => undefined);

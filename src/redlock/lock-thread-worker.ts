@@ -6,6 +6,8 @@
  * than the lock's `lockThreadMaxBlockMs`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { Redis } from 'ioredis';
+import { luaScripts } from '../generated/lua-scripts.js';
 import type { Clock } from '../clock.js';
 import type { LockLostError } from '../errors.js';
 import type { Lock, ValidityCell } from './lock.js';
@@ -83,6 +85,59 @@ function redlockFor(message: { readonly nodes: readonly NodeDescription[]; reado
 
 const post = (message: FromThread): void => port.postMessage(message);
 
+/** Connections of the script leases, one per node description. */
+const leaseClients = new Map<string, Redis>();
+const leases = new Map<number, NodeJS.Timeout>();
+
+/** Why a lease may not be renewed now (the heartbeat), as {@link gate} for locks. */
+function silentFor(limit: number): string | undefined {
+  const silent = hrNowMs() - Number(Atomics.load(heartbeat, 0)) / 1_000;
+  return silent <= limit ? undefined : `the process's event loop has not turned for ${Math.round(silent)} ms (more than lockThreadMaxBlockMs, ${limit} ms): renewal stopped`;
+}
+
+function lease(message: Extract<ToThread, { op: 'lease' }>): void {
+  const key = JSON.stringify(message.node);
+  let client = leaseClients.get(key);
+  if (client === undefined) {
+    client = typeof message.node === 'string' ? new Redis(message.node, { lazyConnect: false }) : new Redis(message.node);
+    client.on('error', () => undefined);
+    leaseClients.set(key, client);
+  }
+  const redis = client;
+  const { id, script, keys, msIndex, leaseMs, everyMs, deadline, maxBlockMs } = message;
+  const lua = luaScripts[script].lua;
+  let leaseEnd = hrNowMs() + leaseMs;
+  const lost = (why: string): void => {
+    if (!leases.has(id)) return;
+    leases.delete(id);
+    post({ op: 'lost', id, error: { name: 'LockLostError', message: why, reason: 'extendFailed' } });
+  };
+  const renew = async (): Promise<void> => {
+    const blocked = silentFor(maxBlockMs);
+    if (blocked !== undefined) return lost(blocked);
+    const now = hrNowMs();
+    const ms = Math.ceil(deadline < 0 ? leaseMs : Math.min(leaseMs, deadline - now));
+    if (ms <= 0) return void leases.delete(id);
+    const args = message.args.map((arg, i) => (i === msIndex ? ms : arg));
+    let reply: unknown;
+    try {
+      reply = await redis.eval(lua, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (hrNowMs() >= leaseEnd) lost(`the job's lock could not be renewed before its lease ran out: ${String(error)}`);
+      return;
+    }
+    if (Number(reply) !== 1) return lost("the job is no longer this delivery's (its token is not current, or it left active)");
+    leaseEnd = now + ms;
+  };
+  const tick = (): void => {
+    if (!leases.has(id)) return;
+    void renew().finally(() => {
+      if (leases.has(id)) leases.set(id, setTimeout(tick, everyMs));
+    });
+  };
+  leases.set(id, setTimeout(tick, everyMs));
+}
+
 function adopt(message: Extract<ToThread, { op: 'adopt' }>): void {
   const cell = new SharedCell(message.cell);
   const lock = redlockFor(message).adopt(message.resources, message.owner, BigInt(message.token), message.ttl, message.validity, message.settings, cell);
@@ -104,6 +159,16 @@ function adopt(message: Extract<ToThread, { op: 'adopt' }>): void {
 port.on('message', (message: ToThread) => {
   if (message.op === 'adopt') {
     adopt(message);
+    return;
+  }
+  if (message.op === 'lease') {
+    lease(message);
+    return;
+  }
+  if (message.op === 'unlease') {
+    const timer = leases.get(message.id);
+    leases.delete(message.id);
+    if (timer !== undefined) clearTimeout(timer);
     return;
   }
   if (message.op === 'prepare') {

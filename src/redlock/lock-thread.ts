@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { RedisOptions } from 'ioredis';
 import { InvalidOptionsError, LockExpiredError, LockLostError, type LockLostReason, RedfenceError } from '../errors.js';
 import type { Validity, ValidityCell } from './lock.js';
+import type { LuaScriptName } from '../generated/lua-scripts.js';
 import type { RedlockSettings } from './redlock-options.js';
 
 /**
@@ -54,7 +55,29 @@ export type ToThread =
   | { readonly op: 'prepare'; readonly req: number; readonly nodes: readonly NodeDescription[]; readonly settings: RedlockSettings }
   | { readonly op: 'extend'; readonly id: number; readonly req: number; readonly ttl: number }
   | { readonly op: 'release'; readonly id: number; readonly req: number }
-  | { readonly op: 'abandon'; readonly id: number };
+  | { readonly op: 'abandon'; readonly id: number }
+  | ({ readonly op: 'lease'; readonly id: number } & LeaseRequest)
+  | { readonly op: 'unlease'; readonly id: number };
+
+/**
+ * A lease the thread renews by a script on one Redis node (the single-node job lock of a queue):
+ * every `everyMs`, `script` with `keys` and `args`, `args[msIndex]` set to the lease's length
+ * (`leaseMs`, cut to what is left before `deadline`); a reply other than 1 loses it.
+ */
+export interface LeaseRequest {
+  readonly node: NodeDescription;
+  readonly script: LuaScriptName;
+  readonly keys: readonly string[];
+  readonly args: readonly (string | number)[];
+  readonly msIndex: number;
+  readonly leaseMs: number;
+  readonly everyMs: number;
+  /** Monotonic ms on the main clock when renewals end (Infinity: never); mapped to the hr clock. */
+  readonly deadline: number;
+  /** The heartbeat bound: stop renewing once the main thread's loop has not turned for this long. */
+  readonly maxBlockMs: number;
+  readonly resources: readonly string[];
+}
 
 /** An error as it crosses threads. */
 export interface PostedError {
@@ -165,6 +188,8 @@ export class LockThread {
   readonly #heartbeat = new BigInt64Array(new SharedArrayBuffer(8));
   readonly #timer: NodeJS.Timeout;
   readonly #locks = new Map<number, Adopted>();
+  /** Script leases the thread renews (see {@link LockThread.lease}), by id. */
+  readonly #leases = new Map<number, { readonly resources: readonly string[]; readonly onLost: (error: LockLostError) => void }>();
   readonly #pending = new Map<number, { resolve: (value: Validity | undefined) => void; reject: (error: Error) => void; resources: readonly string[] }>();
   #ids = 0;
   #dead = false;
@@ -238,6 +263,25 @@ export class LockThread {
     if (!this.#dead) this.#worker.postMessage({ op: 'abandon', id } satisfies ToThread);
   }
 
+  /**
+   * Has the thread renew a lease by a script on one Redis node (a queue's single-node job lock)
+   * until {@link LockThread.unlease}; `onLost` is called once if a renewal is refused, Redis fails
+   * past the lease, or the main thread's event loop stalls past `maxBlockMs`.
+   */
+  lease(request: LeaseRequest, onLost: (error: LockLostError) => void): number {
+    if (this.#dead) throw new RedfenceError('NODE', 'The lock thread has stopped');
+    const id = (this.#ids += 1);
+    this.#leases.set(id, { resources: request.resources, onLost });
+    const deadline = Number.isFinite(request.deadline) ? request.deadline + this.#toHrMs : -1;
+    this.#worker.postMessage({ ...request, deadline, op: 'lease', id } satisfies ToThread);
+    return id;
+  }
+
+  unlease(id: number): void {
+    if (!this.#leases.delete(id) || this.#dead) return;
+    this.#worker.postMessage({ op: 'unlease', id } satisfies ToThread);
+  }
+
   #call(id: number, message: (req: number) => ToThread): Promise<Validity | undefined> {
     return this.#request(this.#locks.get(id)?.resources ?? [], message);
   }
@@ -255,6 +299,13 @@ export class LockThread {
 
   #receive(message: FromThread): void {
     if (message.op === 'lost') {
+      const leased = this.#leases.get(message.id);
+      if (leased !== undefined) {
+        this.#leases.delete(message.id);
+        const error = revive(message.error, leased.resources);
+        leased.onLost(error instanceof LockLostError ? error : new LockLostError(leased.resources, 'extendFailed', error.message));
+        return;
+      }
       const adopted = this.#locks.get(message.id);
       this.#locks.delete(message.id);
       if (adopted === undefined) return;
@@ -285,6 +336,8 @@ export class LockThread {
       adopted.onLost(new LockLostError(adopted.resources, 'extendFailed', `the lock thread stopped: ${why}`));
     }
     this.#locks.clear();
+    for (const leased of this.#leases.values()) leased.onLost(new LockLostError(leased.resources, 'extendFailed', `the lock thread stopped: ${why}`));
+    this.#leases.clear();
     for (const pending of this.#pending.values()) pending.reject(new LockLostError(pending.resources, 'extendFailed', `the lock thread stopped: ${why}`));
     this.#pending.clear();
   }

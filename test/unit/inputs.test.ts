@@ -114,10 +114,11 @@ describe('scripts', () => {
     queueFinish: 'edf4e03a510422de18eeeaa13feca0e42a23ccc1',
     queueLock: '87c332aff565032be6774482008af08917d1a9d5',
     queueMove: '3411d5edc5e3bf38f215df9ddde69a8dddb031f9',
-    queueObliterate: '4703667703ebd798c54ae3387cb64714cdb05f4e',
+    queueObliterate: 'd44cc6f2801e1fa9939331e54ab34144368596cb',
     queuePause: '7b9ecf533e8c62876ab727581bc98beecbaeb80b',
     queueRemove: '7c6babedf1c36f733fe40e8300a05edc2935add7',
     queueRequeue: '1255c3ac26ab41aeffd2dbc9431e46dcf872146b',
+    queueStalled: '56c6ba8bc03c8c3b947ab0acaff143181c72fc08',
     queueState: '0fc40ec6e4a0b8fbdc08be40c2578cf4d0879ca9',
     queueUpdate: '2057d3693828ab663393c2621886d4925d50cda3',
   };

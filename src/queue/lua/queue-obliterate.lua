@@ -28,5 +28,5 @@ for _, name in ipairs({'prioritized', 'delayed', 'completed', 'failed'}) do
   end
 end
 if left == 0 then return 1 end
-redis.call('DEL', qk('meta'), qk('events'), qk('marker'), qk('limiter'), qk('pc'))
+redis.call('DEL', qk('meta'), qk('events'), qk('marker'), qk('limiter'), qk('pc'), qk('stalled'), qk('stalled-check'))
 return 0
