@@ -3,7 +3,7 @@
  *
  * The queue lives on node 0 of the fleet, reached through this process's own fault proxy. Roles:
  *
- * - `producer`: adds `jobs` jobs (ids `j0` …), one every `addEveryMs`, recording `enqueue`
+ * - `producer`: from the runner's `go`, adds `jobs` jobs (ids `j0` …), one every `addEveryMs`, recording `enqueue`
  *   invoke/ok. On `final <ms>` from the runner it waits (at most `ms`) until no job is waiting,
  *   delayed or active, then records a `final` event per job (its state, and the token its result
  *   names) and prints `final` with the counts.
@@ -22,7 +22,7 @@
  * completed set written raw, as a queue without the token check would — and recorded as accepted.
  *
  * stdout (JSON lines): `ready`, `jobs` (the ids running now, on every change), `stats` (every
- * second), `final`, `error`, `done`. stdin: `final <ms>`, `stop`.
+ * second), `final`, `error`, `done`. stdin: `go`, `final <ms>`, `stop`.
  */
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -299,6 +299,8 @@ input.on('line', (raw0) => {
   if (cmd === 'stop') {
     stopping = true;
     stopped();
+  } else if (cmd === 'go' && queue !== undefined && q.role === 'producer') {
+    adding = produce(queue);
   } else if (cmd === 'final' && queue !== undefined && q.role === 'producer') {
     finalRead(queue, Number(arg ?? 5_000)).catch((error: unknown) => emit({ ev: 'error', message: `final: ${errorText(error)}` }));
   }
@@ -334,8 +336,8 @@ try {
   } else {
     queue = new Queue(q.name, { connection, ...q.lockOptions });
     await queue.waitUntilReady();
-    if (q.role === 'producer') adding = produce(queue);
-    else work = rescue(queue);
+    // The producer adds its jobs from the runner's `go` on (when the nemesis starts).
+    if (q.role === 'rescuer') work = rescue(queue);
   }
   emit({ ev: 'ready', pid: process.pid });
   await untilStopped;

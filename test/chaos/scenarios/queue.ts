@@ -109,9 +109,12 @@ async function killNemesis(ctx: ScenarioContext, kills: number): Promise<void> {
   const restarts = new Map<string, number>();
   const targets: string[] = [];
   let hit = 0;
+  const started = performance.now();
+  ctx.clients.send(PRODUCER, 'go');
   try {
     for (let k = 0; k < kills; k += 1) {
-      await ctx.sleep(2_000);
+      // One kill every 3 s from the start, whatever the restarts took.
+      await ctx.sleep(2_000 + k * 3_000 - (performance.now() - started));
       const busy = await watch.busyWorker(ctx);
       if (busy === undefined) continue;
       targets.push(`${busy.proc} (${busy.jobs.join(' ')})`);
@@ -123,7 +126,7 @@ async function killNemesis(ctx: ScenarioContext, kills: number): Promise<void> {
       restarts.set(base, n);
       const queue = ctx.clients.procs.get(busy.proc)?.config.queue;
       const restart = ctx.spawn({ name: `${base}r${n}`, overrides: { clients: 1, ...(queue === undefined ? {} : { queue }) } });
-      await Promise.all([restart, ctx.sleep(1_000)]);
+      await restart;
     }
     await ctx.sleep(1_000);
     await finalRead(ctx, 3_000 + S18_BOUND_MS);
@@ -138,6 +141,7 @@ async function killNemesis(ctx: ScenarioContext, kills: number): Promise<void> {
 async function pauseNemesis(ctx: ScenarioContext, pauses: number): Promise<void> {
   const watch = new JobsWatch(ctx);
   const targets: string[] = [];
+  ctx.clients.send(PRODUCER, 'go');
   try {
     for (let p = 0; p < pauses; p += 1) {
       await ctx.sleep(1_500);
@@ -238,7 +242,7 @@ function zombies(run: ScenarioRun, pauses: number): string[] {
 }
 
 function s18Like(id: string): Scenario {
-  const setup: Setup = { jobs: 300, addEveryMs: 45, lockOptions: S18_LOCKS, blockProbability: 0, forceStale: false, rescuer: false };
+  const setup: Setup = { jobs: 300, addEveryMs: 55, lockOptions: S18_LOCKS, blockProbability: 0, forceStale: false, rescuer: false };
   const kills = 5;
   return {
     id,
