@@ -49,6 +49,36 @@ export interface ElectionClientConfig {
   readonly naive: boolean;
 }
 
+/**
+ * A job-queue process (S18, S19): the process runs queue-client.ts — a producer that adds `jobs`
+ * jobs, a Worker whose handler's effect is a fenced increment of the job's store resource with
+ * `job.fencingToken`, or (negative controls) a rescuer that takes over active jobs whose lock ran
+ * out with `job.takeLock()`.
+ */
+export interface QueueClientConfig {
+  /** The queue's name (every process the same). */
+  readonly name: string;
+  readonly role: 'producer' | 'worker' | 'rescuer';
+  /** Producer: jobs to add (ids `j0` … ), one every `addEveryMs`. */
+  readonly jobs: number;
+  readonly addEveryMs: number;
+  /** Worker: concurrency. */
+  readonly concurrency: number;
+  /** A job's work between its touch of the store and its increment, ms. */
+  readonly jobMs: readonly [number, number];
+  /** Share of jobs whose handler blocks the event loop (busy loop) for `blockMs` (S19 b). */
+  readonly blockProbability: number;
+  readonly blockMs: number;
+  /** Lock options of the Worker (and the rescuer's Queue): lockDuration, stalledInterval, keepAlive, …. */
+  readonly lockOptions: Readonly<Record<string, number | boolean>>;
+  /**
+   * Negative control NC13: the handler returns success although its effect was refused, and a
+   * completion the queue refused as stale is forced through on the client side (the job's hash
+   * and the completed set written raw), as a queue without the token check would.
+   */
+  readonly forceStale: boolean;
+}
+
 export interface ClientConfig {
   readonly proc: string;
   /** Logical clients in this process (each with its own Redlock and connections). */
@@ -94,6 +124,8 @@ export interface ClientConfig {
   readonly victim?: VictimConfig;
   /** Run as a leader-election candidate (election-client.ts) instead of the lock workload. */
   readonly election?: ElectionClientConfig;
+  /** Run as a job-queue process (queue-client.ts) instead of the lock workload. */
+  readonly queue?: QueueClientConfig;
   /**
    * Test-only switches of src/unsafe.ts this process turns on before it creates its Redlocks
    * (negative controls of issue 9: the old, unsafe behaviour back).

@@ -1,5 +1,5 @@
 /**
- * The client processes of a scenario (chaos-client.ts, or election-client.ts for candidates): spawns them with their configs, reads the
+ * The client processes of a scenario (chaos-client.ts, election-client.ts for candidates, queue-client.ts for the job queue): spawns them with their configs, reads the
  * JSON lines they print, pauses (SIGSTOP, verified in /proc), resumes and kills them, and stops
  * them all at the end — gracefully through stdin, then SIGKILL after a grace period. Only pids
  * spawned here are ever signalled; a process-exit hook kills any that are left.
@@ -17,6 +17,8 @@ import type { NemesisLog } from './nemesis-log.js';
 const CLIENT = fileURLToPath(new URL('./chaos-client.ts', import.meta.url));
 /** Leader-election candidates (S17): configs with `election`. */
 const CANDIDATE = fileURLToPath(new URL('./election-client.ts', import.meta.url));
+/** Job-queue producers, workers and rescuers (S18, S19): configs with `queue`. */
+const QUEUE_CLIENT = fileURLToPath(new URL('./queue-client.ts', import.meta.url));
 
 /** A line a client printed, parsed, with the process name. */
 export interface ClientEvent {
@@ -67,7 +69,8 @@ export class ClientProcesses {
   async spawn(config: ClientConfig, env: Readonly<Record<string, string>> = {}, readyTimeoutMs = 30_000): Promise<ClientProcess> {
     const configFile = join(this.#dir, `client-${config.proc}.json`);
     writeFileSync(configFile, JSON.stringify(config, null, 1));
-    const child = spawn(process.execPath, ['--import', 'tsx', config.election === undefined ? CLIENT : CANDIDATE, configFile], {
+    const script = config.queue !== undefined ? QUEUE_CLIENT : config.election !== undefined ? CANDIDATE : CLIENT;
+    const child = spawn(process.execPath, ['--import', 'tsx', script, configFile], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });

@@ -11,10 +11,21 @@
  * event; `err` = the reason), `observed` (a `'leaderChanged'` event: `candidate`/`token` = who it
  * saw lead, none = vacant); a leader's actions are fenced `read`/`write` increments with the term
  * as the token and the term's `grantId`.
+ *
+ * Job queue (S18, S19, queue-client.ts; `key` is the job's store resource `job:<id>`, `jobId` the
+ * job): `enqueue` (the producer's add, invoke/ok), `deliver` (`ok`: a worker's handler got the job,
+ * `token` = `job.fencingToken`, `grantId` names the delivery), the handler's effect as fenced
+ * `read` (touch at start) and `write` (increment at the end) with the delivery's token and
+ * `grantId`, `complete` (`invoke`: the handler returned; `ok`: the queue accepted the completion;
+ * `fail`: refused, `err` says why), `failattempt` (the handler threw: `ok` the queue took the
+ * failure, `fail` refused as stale) and `final` (the producer's read of each job after the drain:
+ * `state`, and `token` = the token named in a completed job's result).
  */
 import { readFileSync } from 'node:fs';
 
-export type Op = 'acquire' | 'extend' | 'release' | 'read' | 'write' | 'lost' | 'abandon' | 'elected' | 'follower' | 'observed';
+export type Op =
+  | 'acquire' | 'extend' | 'release' | 'read' | 'write' | 'lost' | 'abandon' | 'elected' | 'follower' | 'observed'
+  | 'enqueue' | 'deliver' | 'complete' | 'failattempt' | 'final';
 export type Phase = 'invoke' | 'ok' | 'fail' | 'info';
 
 export interface HistoryEvent {
@@ -46,6 +57,10 @@ export interface HistoryEvent {
   readonly candidate?: string;
   /** Election: what `election.isLeader` said when the candidate invoked this action. */
   readonly leader?: boolean;
+  /** Queue: the job's id. */
+  readonly jobId?: string;
+  /** Queue `final`: the job's state after the drain (`completed`, `failed`, `active`, …, `missing`). */
+  readonly state?: string;
 }
 
 const BIGINT_FIELDS = ['t', 'token', 'validityEnd'] as const;

@@ -191,8 +191,8 @@ export async function runScenario(s: Scenario, options: RunScenarioOptions): Pro
   if (overlaps.length > 0) metrics['maxOverlapMs'] = Math.max(...overlaps).toFixed(1);
   const claimLeft = check.findings.map((f) => Number(f.earlierLeftNs ?? 0n) / 1e6).filter((x) => x > 0);
   if (claimLeft.length > 0) metrics['maxEarlierClaimLeftMs'] = Math.max(...claimLeft).toFixed(1);
-  // Terms won in an election (S17) are grants of its seat.
-  const grants = check.claims.length + events.filter((e) => e.op === 'elected' && e.phase === 'ok').length;
+  // Terms won in an election (S17) are grants of its seat; a job's deliveries (S18, S19) of its resource.
+  const grants = check.claims.length + events.filter((e) => (e.op === 'elected' || e.op === 'deliver') && e.phase === 'ok').length;
   const staleOps = storeLog.filter((e) => e.token < e.maxBefore);
   problems.push(
     ...checkVacuity({

@@ -8,6 +8,7 @@ import { checkHistory } from '../chaos/checkers/check-history.js';
 import { checkDiscipline } from '../chaos/checkers/discipline.js';
 import { checkFence, type GrantFacts } from '../chaos/checkers/fence.js';
 import { checkLeader, type LeaderInput } from '../chaos/checkers/leader.js';
+import { checkQueue, type QueueInput } from '../chaos/checkers/queue.js';
 import { checkMutualExclusion, type Claim } from '../chaos/checkers/mutual-exclusion.js';
 import { checkRmw } from '../chaos/checkers/rmw.js';
 import { checkVacuity } from '../chaos/checkers/vacuity.js';
@@ -312,5 +313,115 @@ describe('LEADER (leader election, S17)', () => {
     const log = [done('a', 10, 51, true)];
     assert.equal(checkHistory({ events: [elected('a', 10, 0)], storeLog: log, finalValues: new Map() }).counts.FENCE, 0);
     assert.equal(checkHistory({ events: [], storeLog: log, finalValues: new Map() }).counts.FENCE, 1);
+  });
+});
+
+describe('QUEUE (job queue, S18/S19)', () => {
+  const qev = (proc: string, op: Op, phase: Phase, t: number, job: string, extra: Partial<HistoryEvent> = {}): HistoryEvent =>
+    ({ proc, client: `${proc}/0`, op, phase, key: `job:${job}`, jobId: job, t: BigInt(t) * MS, ...extra });
+  const enqueue = (job: string, t = 0): HistoryEvent => qev('prod', 'enqueue', 'ok', t, job);
+  const deliver = (proc: string, job: string, token: number, t: number): HistoryEvent =>
+    qev(proc, 'deliver', 'ok', t, job, { token: BigInt(token), grantId: `${proc}/${job}/t${token}` });
+  const complete = (proc: string, job: string, token: number, t: number, phase: Phase = 'ok'): HistoryEvent =>
+    qev(proc, 'complete', phase, t, job, { token: BigInt(token), grantId: `${proc}/${job}/t${token}`, ...(phase === 'fail' ? { err: 'StaleTokenError' } : {}) });
+  const final = (job: string, state: string, token?: number): HistoryEvent =>
+    qev('prod', 'final', 'info', 10_000, job, { state, ...(token === undefined ? {} : { token: BigInt(token) }) });
+  let n = 0;
+  /** A store op of the job's effect resource. */
+  const op = (proc: string, job: string, kind: 'read' | 'write', token: number, accepted: boolean, maxBefore = 0): StoreEntry => {
+    n += 1;
+    return {
+      seq: n, t: BigInt(n) * MS, op: kind, resource: `job:${job}`, token: BigInt(token), grantId: `${proc}/${job}/t${token}`, opId: `${proc}/${job}/${n}`,
+      proc, client: `${proc}/0`, accepted, maxBefore: BigInt(maxBefore), value: 0,
+    };
+  };
+  const kinds = (input: Partial<QueueInput>): string[] => checkQueue({ events: [], storeLog: [], ...input }).violations.map((v) => v.kind).sort();
+
+  // A clean run: j1 runs once on a; j2's worker b is paused (zombie), c gets it again with a larger
+  // token, touches the store, completes; b's late effect and completion are refused. j3 fails.
+  const history = (): { events: HistoryEvent[]; storeLog: StoreEntry[] } => {
+    n = 0;
+    return {
+      events: [
+        enqueue('j1'), enqueue('j2'), enqueue('j3'),
+        deliver('a', 'j1', 1, 10), complete('a', 'j1', 1, 50),
+        deliver('b', 'j2', 2, 20), deliver('c', 'j2', 5, 2_000), complete('c', 'j2', 5, 2_100), complete('b', 'j2', 2, 2_600, 'fail'),
+        deliver('a', 'j3', 3, 30), qev('a', 'failattempt', 'ok', 60, 'j3', { token: 3n, state: 'failed' }),
+        final('j1', 'completed', 1), final('j2', 'completed', 5), final('j3', 'failed'),
+      ],
+      storeLog: [
+        op('a', 'j1', 'read', 1, true), op('b', 'j2', 'read', 2, true), op('a', 'j1', 'write', 1, true, 1),
+        op('c', 'j2', 'read', 5, true, 2), op('c', 'j2', 'write', 5, true, 5), op('b', 'j2', 'write', 2, false, 5),
+      ],
+    };
+  };
+
+  test('passes a clean history with a zombie refused, and counts', () => {
+    const report = checkQueue({ ...history(), maxDeliveries: 2 });
+    assert.deepEqual(report.violations, []);
+    assert.deepEqual(
+      [report.enqueued, report.deliveries, report.redelivered, report.completed, report.failed, report.refused, report.effectsRejected, report.supersededEffects],
+      [3, 4, 1, 2, 1, 1, 1, 0],
+    );
+  });
+
+  test('an earlier delivery\'s effect accepted before the newer one touched is at-least-once execution, not a violation', () => {
+    const h = history();
+    n = 100;
+    // b's write lands before c's first touch: accepted, then c's increments supersede it.
+    const storeLog = [op('b', 'j2', 'read', 2, true), op('b', 'j2', 'write', 2, true, 2), op('c', 'j2', 'read', 5, true, 2), op('c', 'j2', 'write', 5, true, 5), op('a', 'j1', 'write', 1, true)];
+    const report = checkQueue({ events: h.events, storeLog });
+    assert.deepEqual(report.violations, []);
+    assert.equal(report.supersededEffects, 1);
+  });
+
+  test('fires on a job lost, stuck active, or not terminal after the drain', () => {
+    const { events, storeLog } = history();
+    const without = events.filter((e) => !(e.op === 'final' && e.jobId === 'j3'));
+    assert.deepEqual(kinds({ events: without, storeLog }), ['lost']);
+    assert.deepEqual(kinds({ events: [...without, final('j3', 'missing')], storeLog }), ['lost']);
+    assert.deepEqual(kinds({ events: [...without, final('j3', 'active')], storeLog }), ['stuck-active']);
+    assert.deepEqual(kinds({ events: [...without, final('j3', 'waiting')], storeLog }), ['not-terminal']);
+  });
+
+  test('fires on a double completion and a stale completion (NC13: the token check bypassed)', () => {
+    const { events, storeLog } = history();
+    const forced = events.map((e) => (e.op === 'complete' && e.proc === 'b' ? complete('b', 'j2', 2, 2_600) : e));
+    assert.deepEqual(kinds({ events: forced, storeLog }), ['double-completion', 'stale-completion']);
+    // The stored result names the zombie's token, though c's completion was accepted.
+    const result = events.map((e) => (e.op === 'final' && e.jobId === 'j2' ? { ...e, token: 2n } : e));
+    assert.deepEqual(kinds({ events: result, storeLog }), ['stale-completion']);
+  });
+
+  test('fires on a completed job that also failed for good, or completed without an accepted completion', () => {
+    const { events, storeLog } = history();
+    assert.deepEqual(kinds({ events: [...events, complete('a', 'j3', 3, 70)], storeLog: [...storeLog, op('a', 'j3', 'write', 3, true)] }), ['completed-and-failed']);
+    const noCompletion = events.filter((e) => !(e.op === 'complete' && e.jobId === 'j1'));
+    assert.deepEqual(kinds({ events: noCompletion, storeLog }), ['completed-and-failed']);
+  });
+
+  test('fires when tokens of a job\'s deliveries do not strictly increase, and past the delivery bound', () => {
+    const { events, storeLog } = history();
+    assert.deepEqual(kinds({ events: [...events, deliver('d', 'j2', 4, 2_050)], storeLog }), ['token-order']);
+    assert.deepEqual(kinds({ events: [...events, deliver('d', 'j2', 5, 2_050)], storeLog }), ['token-order']);
+    assert.deepEqual(kinds({ events, storeLog, maxDeliveries: 1 }), ['attempt-bound']);
+  });
+
+  test('fires when a zombie\'s effect is accepted after the completing delivery\'s (NC14: the store does not check tokens)', () => {
+    const { events } = history();
+    n = 200;
+    const storeLog = [
+      op('a', 'j1', 'write', 1, true), op('b', 'j2', 'read', 2, true), op('c', 'j2', 'read', 5, true, 2), op('c', 'j2', 'write', 5, true, 5), op('b', 'j2', 'write', 2, true, 5),
+    ];
+    assert.deepEqual(kinds({ events, storeLog }), ['effect']);
+    assert.equal(checkHistory({ events, storeLog, finalValues: new Map() }).counts.FENCE, 1, 'FENCE sees the stale write accepted too');
+    // No accepted effect of the completing delivery at all.
+    assert.deepEqual(kinds({ events, storeLog: [op('a', 'j1', 'write', 1, true)] }), ['effect']);
+  });
+
+  test('checkHistory counts a delivery as a grant of the job\'s resource: its effects are no phantom grants', () => {
+    const { events, storeLog } = history();
+    assert.equal(checkHistory({ events, storeLog, finalValues: new Map() }).counts.FENCE, 0);
+    assert.ok(checkHistory({ events: [], storeLog, finalValues: new Map() }).counts.FENCE > 0);
   });
 });

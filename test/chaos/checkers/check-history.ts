@@ -11,6 +11,9 @@
  * - `LEADER` (only where a scenario asks for it, checkers/leader.ts): leader election (S17) — terms
  *   went back at the store, a term had two candidates, a paused leader's action was accepted, a
  *   candidate acted while not leading.
+ * - `QUEUE` (only where a scenario asks for it, checkers/queue.ts): the job queue (S18, S19) — a job
+ *   lost or stuck active, completed twice or by a stale delivery, tokens of its deliveries not
+ *   increasing, its completing delivery's effect not the last accepted.
  */
 import type { StoreEntry } from '../fenced-store.js';
 import { buildGrantClaims, type GrantClaim } from '../grant-claims.js';
@@ -21,7 +24,7 @@ import { checkMutualExclusion } from './mutual-exclusion.js';
 import { type Ack, checkRmw } from './rmw.js';
 import { checkTokens } from './tokens.js';
 
-export const VIOLATION_CLASSES = ['ME', 'ME-pause', 'DISC', 'TOK', 'FENCE', 'RMW', 'WAIT', 'LEADER'] as const;
+export const VIOLATION_CLASSES = ['ME', 'ME-pause', 'DISC', 'TOK', 'FENCE', 'RMW', 'WAIT', 'LEADER', 'QUEUE'] as const;
 export type ViolationClass = (typeof VIOLATION_CLASSES)[number];
 
 /** One finding, flattened for summaries and the HTML report. */
@@ -91,6 +94,8 @@ export function checkHistory(input: CheckInput): CheckResult {
   // A leader's term is a grant of the election's seat: its actions carry the term's grant id.
   for (const e of input.events) {
     if (e.op === 'elected' && e.phase === 'ok' && e.grantId !== undefined && e.token !== undefined) facts.set(e.grantId, { token: e.token, key: e.key });
+    // A job's delivery is a grant of the job's effect resource (S18, S19): its token is job.fencingToken.
+    if (e.op === 'deliver' && e.phase === 'ok' && e.grantId !== undefined && e.token !== undefined) facts.set(e.grantId, { token: e.token, key: e.key });
   }
   for (const v of checkFence(input.storeLog, facts)) {
     findings.push({
