@@ -18,7 +18,7 @@ import { seededRandom } from '../support/random.js';
 import type { ClientConfig } from './client-config.js';
 import { type HistoryEvent, hrNow, toJsonLine } from './history.js';
 import { installOldQueueHead } from './old-queue-head.js';
-import { StoreClient } from './store-client.js';
+import { outcomeOf, StoreClient } from './store-client.js';
 
 const configPath = process.argv[2];
 if (configPath === undefined) throw new Error('usage: chaos-client.ts <config.json>');
@@ -201,16 +201,9 @@ class LogicalClient {
       ...(extra.value === undefined ? {} : { value: extra.value }),
       ...(extra.readOpId === undefined ? {} : { readOpId: extra.readOpId }),
     });
-    const base = { client: this.name, op, key, grantId, opId, token: lock.fencingToken };
-    if (result.kind === 'accepted') {
-      const value = op === 'read' ? result.value ?? 0 : extra.value;
-      record({ ...base, phase: 'ok', ...(value === undefined ? {} : { value }) });
-    } else if (result.kind === 'rejected') {
-      stats.rejected += 1;
-      record({ ...base, phase: 'fail', err: `stale (max ${result.max})` });
-    } else {
-      record({ ...base, phase: 'info', err: result.error });
-    }
+    const outcome = outcomeOf(result, op, extra.value);
+    if (outcome.phase === 'fail') stats.rejected += 1;
+    record({ client: this.name, op, key, grantId, opId, token: lock.fencingToken, ...outcome });
     return { opId, result };
   }
 

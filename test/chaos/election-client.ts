@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { LeaderElection, type Leadership, Redlock } from '../../src/index.js';
 import type { ClientConfig, ElectionClientConfig } from './client-config.js';
 import { type HistoryEvent, hrNow, toJsonLine } from './history.js';
-import { StoreClient } from './store-client.js';
+import { outcomeOf, StoreClient } from './store-client.js';
 
 const configPath = process.argv[2];
 if (configPath === undefined) throw new Error('usage: election-client.ts <config.json>');
@@ -92,16 +92,9 @@ async function storeOp(term: bigint, grantId: string, op: 'read' | 'write', extr
     ...(extra.value === undefined ? {} : { value: extra.value }),
     ...(extra.readOpId === undefined ? {} : { readOpId: extra.readOpId }),
   });
-  const base = { op, grantId, opId, token: term };
-  if (result.kind === 'accepted') {
-    const value = op === 'read' ? result.value ?? 0 : extra.value;
-    record({ ...base, phase: 'ok', ...(value === undefined ? {} : { value }) });
-  } else if (result.kind === 'rejected') {
-    stats.rejected += 1;
-    record({ ...base, phase: 'fail', err: `stale (max ${result.max})` });
-  } else {
-    record({ ...base, phase: 'info', err: result.error });
-  }
+  const outcome = outcomeOf(result, op, extra.value);
+  if (outcome.phase === 'fail') stats.rejected += 1;
+  record({ op, grantId, opId, token: term, ...outcome });
   return { opId, result };
 }
 

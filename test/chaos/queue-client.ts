@@ -32,7 +32,7 @@ import { QueueKeys } from '../../src/queue/queue-keys.js';
 import { seededRandom } from '../support/random.js';
 import type { ClientConfig, QueueClientConfig } from './client-config.js';
 import { type HistoryEvent, hrNow, toJsonLine } from './history.js';
-import { StoreClient } from './store-client.js';
+import { outcomeOf, StoreClient } from './store-client.js';
 
 const configPath = process.argv[2];
 if (configPath === undefined) throw new Error('usage: queue-client.ts <config.json>');
@@ -76,23 +76,23 @@ function jobsChanged(): void {
   emit({ ev: 'jobs', running: [...running] });
 }
 
+/**
+ * One fenced store op with the delivery's token, recorded in the history. The read is
+ * `<grantId>/read` (the write names it as its `readOpId`); writes are numbered.
+ */
 async function storeOp(job: Job, grantId: string, op: 'read' | 'write', value?: number): Promise<{ ok: boolean; value: number }> {
   const key = `job:${job.id}`;
   const token = job.fencingToken;
-  const opId = `${grantId}/${op[0]}${(ops += 1)}`;
+  const opId = op === 'read' ? `${grantId}/read` : `${grantId}/${op[0]}${(ops += 1)}`;
   record({ op, phase: 'invoke', key, jobId: job.id, grantId, opId, token, ...(value === undefined ? {} : { value }) });
   const result = await store.send({
     op, resource: key, token: token.toString(), grantId, opId, proc: config.proc, client: CLIENT,
     ...(value === undefined ? {} : { value }), ...(op === 'write' ? { readOpId: `${grantId}/read` } : {}),
   });
-  const base = { op, key, jobId: job.id, grantId, opId, token };
-  if (result.kind === 'accepted') {
-    const v = op === 'read' ? (result.value ?? 0) : (value ?? 0);
-    record({ ...base, phase: 'ok', value: v });
-    return { ok: true, value: v };
-  }
+  const outcome = outcomeOf(result, op, value ?? 0);
+  record({ op, key, jobId: job.id, grantId, opId, token, ...outcome });
+  if (outcome.phase === 'ok') return { ok: true, value: outcome.value ?? 0 };
   stats.rejected += 1;
-  record({ ...base, phase: result.kind === 'rejected' ? 'fail' : 'info', err: result.kind === 'rejected' ? `stale (max ${result.max})` : result.error });
   return { ok: false, value: 0 };
 }
 
@@ -125,7 +125,7 @@ async function handle(job: Job): Promise<Result> {
 /** Touch (read), work, maybe block, write read + 1; true when both were accepted. */
 async function readAndIncrement(job: Job, grantId: string): Promise<boolean> {
   // The read id the write names (RMW pairs them by readOpId).
-  const read = await storeOpNamed(job, grantId, 'read');
+  const read = await storeOp(job, grantId, 'read');
   if (!read.ok && !q.forceStale) return false;
   await sleep(between(q.jobMs));
   if (q.blockProbability > 0 && random() < q.blockProbability) {
@@ -135,23 +135,6 @@ async function readAndIncrement(job: Job, grantId: string): Promise<boolean> {
   }
   const write = await storeOp(job, grantId, 'write', read.value + 1);
   return read.ok && write.ok;
-}
-
-/** The read whose opId is `<grantId>/read` (the write's `readOpId`). */
-async function storeOpNamed(job: Job, grantId: string, op: 'read'): Promise<{ ok: boolean; value: number }> {
-  const key = `job:${job.id}`;
-  const token = job.fencingToken;
-  const opId = `${grantId}/read`;
-  record({ op, phase: 'invoke', key, jobId: job.id, grantId, opId, token });
-  const result = await store.send({ op, resource: key, token: token.toString(), grantId, opId, proc: config.proc, client: CLIENT });
-  const base = { op, key, jobId: job.id, grantId, opId, token };
-  if (result.kind === 'accepted') {
-    record({ ...base, phase: 'ok', value: result.value ?? 0 });
-    return { ok: true, value: result.value ?? 0 };
-  }
-  stats.rejected += 1;
-  record({ ...base, phase: result.kind === 'rejected' ? 'fail' : 'info', err: result.kind === 'rejected' ? `stale (max ${result.max})` : result.error });
-  return { ok: false, value: 0 };
 }
 
 // ---- finishing, as the queue reports it ----------------------------------------------------------

@@ -36,3 +36,18 @@ export class StoreClient {
     }
   }
 }
+
+/**
+ * The history fields of a store op's outcome: `ok` with the value read (or written), `fail` when
+ * the store refused a stale token, `info` when the answer never came.
+ */
+export function outcomeOf(
+  result: StoreResult,
+  op: 'read' | 'write',
+  written: number | undefined,
+): { readonly phase: 'ok'; readonly value?: number } | { readonly phase: 'fail' | 'info'; readonly err: string } {
+  if (result.kind === 'rejected') return { phase: 'fail', err: `stale (max ${result.max})` };
+  if (result.kind === 'unknown') return { phase: 'info', err: result.error };
+  const value = op === 'read' ? result.value ?? 0 : written;
+  return value === undefined ? { phase: 'ok' } : { phase: 'ok', value };
+}
