@@ -7,12 +7,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
-import { luaScripts } from '../generated/lua-scripts.js';
+import { runScript } from '../nodes/redis/redis-node.js';
 import type { Clock } from '../clock.js';
 import type { LockLostError } from '../errors.js';
 import type { Lock, ValidityCell } from './lock.js';
 import { type FromThread, hrNowMs, LOST_CODES, type NodeDescription, postError, type ToThread } from './lock-thread.js';
 import { Redlock } from './redlock.js';
+import { Renewer } from './renewer.js';
 import type { RedlockSettings } from './redlock-options.js';
 
 const port = parentPort;
@@ -63,13 +64,16 @@ const redlocks = new Map<string, Redlock>();
 const locks = new Map<number, { readonly lock: Lock; readonly cell: SharedCell; readonly maxBlockMs: number }>();
 const blockLimits = new WeakMap<Lock, number>();
 
-/** Why the lock may not be renewed now: the main thread's event loop has not turned for too long. */
+/** Why nothing may be renewed now: the main thread's event loop has not turned for longer than `limit`. */
+function silentFor(limit: number): string | undefined {
+  const silent = hrNowMs() - Number(Atomics.load(heartbeat, 0)) / 1_000;
+  return silent <= limit ? undefined : `the process's event loop has not turned for ${Math.round(silent)} ms (more than lockThreadMaxBlockMs, ${limit} ms): renewal stopped`;
+}
+
+/** The Redlock's renewal gate for the locks held here. */
 function gate(lock: Lock): string | undefined {
   const limit = blockLimits.get(lock);
-  if (limit === undefined) return undefined;
-  const silent = hrNowMs() - Number(Atomics.load(heartbeat, 0)) / 1_000;
-  if (silent <= limit) return undefined;
-  return `the process's event loop has not turned for ${Math.round(silent)} ms (more than lockThreadMaxBlockMs, ${limit} ms): renewal stopped`;
+  return limit === undefined ? undefined : silentFor(limit);
 }
 
 function redlockFor(message: { readonly nodes: readonly NodeDescription[]; readonly settings: RedlockSettings }): Redlock {
@@ -87,55 +91,53 @@ const post = (message: FromThread): void => port.postMessage(message);
 
 /** Connections of the script leases, one per node description. */
 const leaseClients = new Map<string, Redis>();
-const leases = new Map<number, NodeJS.Timeout>();
+const leases = new Map<number, Renewer>();
 
-/** Why a lease may not be renewed now (the heartbeat), as {@link gate} for locks. */
-function silentFor(limit: number): string | undefined {
-  const silent = hrNowMs() - Number(Atomics.load(heartbeat, 0)) / 1_000;
-  return silent <= limit ? undefined : `the process's event loop has not turned for ${Math.round(silent)} ms (more than lockThreadMaxBlockMs, ${limit} ms): renewal stopped`;
-}
-
+/**
+ * A script lease (a queue's single-node job lock): the queue's own renewal script, run every
+ * `everyMs` on the thread's connection by the one Renewer, under the same heartbeat as the locks.
+ * The script answers 1 while the delivery's token is current; anything else ends the lease.
+ */
 function lease(message: Extract<ToThread, { op: 'lease' }>): void {
   const key = JSON.stringify(message.node);
   let client = leaseClients.get(key);
   if (client === undefined) {
-    client = typeof message.node === 'string' ? new Redis(message.node, { lazyConnect: false }) : new Redis(message.node);
+    client = typeof message.node === 'string' ? new Redis(message.node) : new Redis(message.node);
     client.on('error', () => undefined);
     leaseClients.set(key, client);
   }
   const redis = client;
   const { id, script, keys, msIndex, leaseMs, everyMs, deadline, maxBlockMs } = message;
-  const lua = luaScripts[script].lua;
   let leaseEnd = hrNowMs() + leaseMs;
   const lost = (why: string): void => {
     if (!leases.has(id)) return;
+    leases.get(id)?.stop();
     leases.delete(id);
     post({ op: 'lost', id, error: { name: 'LockLostError', message: why, reason: 'extendFailed' } });
   };
-  const renew = async (): Promise<void> => {
-    const blocked = silentFor(maxBlockMs);
-    if (blocked !== undefined) return lost(blocked);
-    const now = hrNowMs();
-    const ms = Math.ceil(deadline < 0 ? leaseMs : Math.min(leaseMs, deadline - now));
-    if (ms <= 0) return void leases.delete(id);
-    const args = message.args.map((arg, i) => (i === msIndex ? ms : arg));
-    let reply: unknown;
-    try {
-      reply = await redis.eval(lua, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (hrNowMs() >= leaseEnd) lost(`the job's lock could not be renewed before its lease ran out: ${String(error)}`);
-      return;
-    }
-    if (Number(reply) !== 1) return lost("the job is no longer this delivery's (its token is not current, or it left active)");
-    leaseEnd = now + ms;
-  };
-  const tick = (): void => {
-    if (!leases.has(id)) return;
-    void renew().finally(() => {
-      if (leases.has(id)) leases.set(id, setTimeout(tick, everyMs));
-    });
-  };
-  leases.set(id, setTimeout(tick, everyMs));
+  const renewer = new Renewer(clock, {
+    next: () => (leases.has(id) ? everyMs : undefined),
+    renew: async () => {
+      const blocked = silentFor(maxBlockMs);
+      if (blocked !== undefined) return lost(blocked);
+      const now = hrNowMs();
+      const ms = Math.ceil(deadline < 0 ? leaseMs : Math.min(leaseMs, deadline - now));
+      if (ms <= 0) return void leases.delete(id);
+      let reply: unknown;
+      try {
+        reply = await runScript(redis, script, keys, message.args.map((arg, i) => (i === msIndex ? ms : arg)));
+      } catch (error) {
+        // A failed request is tried again at the next turn, while the lease lasts.
+        if (hrNowMs() >= leaseEnd) lost(`the job's lock could not be renewed before its lease ran out: ${String(error)}`);
+        return;
+      }
+      if (Number(reply) !== 1) return lost("the job is no longer this delivery's (its token is not current, or it left active)");
+      leaseEnd = now + ms;
+    },
+    failed: (error) => lost(String(error)),
+  });
+  leases.set(id, renewer);
+  renewer.start();
 }
 
 function adopt(message: Extract<ToThread, { op: 'adopt' }>): void {
@@ -166,9 +168,8 @@ port.on('message', (message: ToThread) => {
     return;
   }
   if (message.op === 'unlease') {
-    const timer = leases.get(message.id);
+    leases.get(message.id)?.stop();
     leases.delete(message.id);
-    if (timer !== undefined) clearTimeout(timer);
     return;
   }
   if (message.op === 'prepare') {
