@@ -20,12 +20,11 @@ const port = parentPort;
 if (port === null) throw new Error('lock-thread-worker.ts runs as a worker thread');
 const heartbeat = new BigInt64Array((workerData as { heartbeat: SharedArrayBuffer }).heartbeat);
 
+/** The process-wide monotonic clock (validity is kept on it); the thread acquires nothing, so no wall clock. */
 const clock: Clock = {
   now: hrNowMs,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  wallNow: () => Date.now(),
-  random: () => Math.random(),
 };
 
 /** The thread writes the cell the main thread reads (µs on the hr clock). */

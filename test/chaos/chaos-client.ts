@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { type Clock, type Lock, LockLostError, RedfenceError, Redlock } from '../../src/index.js';
 import { unsafe } from '../../src/unsafe.js';
 import { seededRandom } from '../support/random.js';
-import type { ClientConfig } from './client-config.js';
+import { type ClientConfig, redlockSetup } from './client-config.js';
 import { type HistoryEvent, hrNow, toJsonLine } from './history.js';
 import { installOldQueueHead } from './old-queue-head.js';
 import { outcomeOf, StoreClient } from './store-client.js';
@@ -89,17 +89,11 @@ class LogicalClient {
   constructor(index: number) {
     this.name = `${config.proc}/${index}`;
     this.random = seededRandom(config.seed * 7919 + index * 104_729 + 1);
+    const setup = redlockSetup(config, config.keyPrefix);
     this.redlock = new Redlock(
-      config.nodes.map((n) => ({ host: n.host, port: n.port, disableClientInfo: true, ...(config.keyPrefix ? { keyPrefix: config.keyPrefix } : {}) })),
+      setup.nodes,
       {
-        prefix: config.prefix,
-        driftFactor: config.driftFactor,
-        nodeTimeout: config.nodeTimeout,
-        retryCount: config.retryCount,
-        retryDelay: config.retryDelay,
-        retryJitter: config.retryJitter,
-        maxTtl: config.maxTtl,
-        autoRepair: config.autoRepair,
+        ...setup.options,
         automaticExtensionThreshold: Math.min(500, config.maxTtl - 1),
         clock: config.validityClock === 'wall' ? wallClock : hrClock,
       },

@@ -4,6 +4,8 @@
  * 2·ttl, critical sections of 5–100 ms with 1–3 fenced read-modify-write increments).
  */
 
+import type { RedisOptions } from 'ioredis';
+import type { RedlockOptions } from '../../src/index.js';
 import type { UnsafeSwitch } from '../../src/unsafe.js';
 
 /**
@@ -186,3 +188,20 @@ export type ClientWiring = Pick<ClientConfig, 'proc' | 'nodes' | 'prefix' | 'sto
 
 /** What a scenario may change per process. */
 export type ClientOverrides = Partial<Omit<ClientConfig, keyof ClientWiring>>;
+
+/** A client process's Redlock nodes (its own fault proxies) and the lock options its config sets. */
+export function redlockSetup(config: ClientConfig, keyPrefix?: string): { nodes: RedisOptions[]; options: RedlockOptions } {
+  return {
+    nodes: config.nodes.map((n) => ({ host: n.host, port: n.port, disableClientInfo: true, ...(keyPrefix ? { keyPrefix } : {}) })),
+    options: {
+      prefix: config.prefix,
+      driftFactor: config.driftFactor,
+      nodeTimeout: config.nodeTimeout,
+      retryCount: config.retryCount,
+      retryDelay: config.retryDelay,
+      retryJitter: config.retryJitter,
+      maxTtl: config.maxTtl,
+      autoRepair: config.autoRepair,
+    },
+  };
+}

@@ -15,7 +15,7 @@
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { LeaderElection, type Leadership, Redlock } from '../../src/index.js';
-import type { ClientConfig, ElectionClientConfig } from './client-config.js';
+import { type ClientConfig, type ElectionClientConfig, redlockSetup } from './client-config.js';
 import { type HistoryEvent, hrNow, toJsonLine } from './history.js';
 import { outcomeOf, StoreClient } from './store-client.js';
 
@@ -41,19 +41,8 @@ const store = new StoreClient(config.storeUrl);
 const stats = { grants: 0, fails: 0, rejected: 0, actions: 0 };
 let stopping = false;
 
-const redlock = new Redlock(
-  config.nodes.map((n) => ({ host: n.host, port: n.port, disableClientInfo: true })),
-  {
-    prefix: config.prefix,
-    driftFactor: config.driftFactor,
-    nodeTimeout: config.nodeTimeout,
-    retryCount: config.retryCount,
-    retryDelay: config.retryDelay,
-    retryJitter: config.retryJitter,
-    maxTtl: config.maxTtl,
-    autoRepair: config.autoRepair,
-  },
-);
+const setup = redlockSetup(config);
+const redlock = new Redlock(setup.nodes, setup.options);
 const election = new LeaderElection(redlock, settings.name, {
   ttl: settings.ttl,
   renewInterval: settings.renewInterval,
