@@ -75,9 +75,13 @@ describe('lock.signal and extend()', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    if (extended !== undefined) assert.ok(extended instanceof LockLostError && /another owner/.test(extended.message), String(extended));
+    if (extended !== undefined) {
+      assert.ok(extended instanceof LockLostError, 'if extend() throws, it throws LockLostError');
+      assert.match(extended.message, /another owner/);
+    }
     const reason = await aborted;
-    assert.ok(reason instanceof LockLostError && /another owner/.test(reason.message), String(reason));
+    assert.ok(reason instanceof LockLostError, 'the signal aborts with LockLostError');
+    assert.match(reason.message, /another owner/);
     assert.equal(lock.remainingMs(), 0);
     await lock.release();
   });
