@@ -36,7 +36,9 @@ describe('nodes', () => {
     assert.ok(a && b);
     // 127.0.0.1 and localhost: one server. With the real other server paused, a "quorum" of 2
     // out of 3 would be one server voting twice.
-    const redlock = new Redlock([`redis://127.0.0.1:${a.port}`, `redis://localhost:${a.port}`, b.url], { nodeTimeout: 100, prefix: env.prefix() });
+    // The first call opens the connections (and learns each server's identity) within nodeTimeout:
+    // room for that on a loaded machine. The paused server costs nothing: two answers decide.
+    const redlock = new Redlock([`redis://127.0.0.1:${a.port}`, `redis://localhost:${a.port}`, b.url], { nodeTimeout: 1_000, prefix: env.prefix() });
     const other = new Redis(a.url);
     try {
       env.cluster.pause(1);
@@ -53,7 +55,9 @@ describe('nodes', () => {
   });
 
   test('too many resources for one lock: a typed error before anything is sent', async () => {
-    const redlock = env.redlock();
+    // The 1000-resource grant has no retry: each node runs a 1000-key script, which a loaded
+    // machine may not answer within the default 50 ms.
+    const redlock = env.redlock({ nodeTimeout: 1_000 });
     const resources = Array.from({ length: 8_000 }, (_, i) => `many:${i}`);
     await assert.rejects(redlock.acquire(resources, 1_000, { retryCount: 0 }), (e: unknown) => e instanceof InvalidOptionsError && /at most 1000 resources/.test(e.message));
     const lock = await redlock.acquire(resources.slice(0, 1_000), 5_000, { retryCount: 0 });

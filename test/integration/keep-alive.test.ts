@@ -5,13 +5,19 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { InvalidOptionsError, Redlock } from '../../src/index.js';
-import { delay, since, useCluster } from '../support/cluster.js';
+import { delay, since, untilListening, untilQueued, useCluster } from '../support/cluster.js';
 
 const env = useCluster(5);
 const WORKER = fileURLToPath(new URL('../support/hold-worker.ts', import.meta.url));
+/**
+ * One failed renewal loses a kept-alive lock (by design), and each renewal is a quorum round
+ * bounded by nodeTimeout: the default 50 ms fails a round whenever this loaded machine stalls that
+ * long. A generous bound (keepAlive 600 allows up to 150) keeps these tests about renewing at all.
+ */
+const NODE_TIMEOUT = 150;
 
 test('keepAlive: the nodes hold a short lease that the holder renews until the TTL ends', async () => {
-  const redlock = env.redlock({ keepAlive: 600 });
+  const redlock = env.redlock({ keepAlive: 600, nodeTimeout: NODE_TIMEOUT });
   const nodes = env.clients();
   const lock = await redlock.acquire('kept', 10_000);
   const lk = `${redlock.settings.prefix}{kept}:lk`;
@@ -30,11 +36,11 @@ test('keepAlive: the nodes hold a short lease that the holder renews until the T
 });
 
 test('keepAlive: a SIGKILLed holder frees a 30 s lock within about one lease', async () => {
-  const waiter = env.redlock({ keepAlive: 500 });
+  const waiter = env.redlock({ keepAlive: 500, nodeTimeout: 100 });
   const prefix = waiter.settings.prefix;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', WORKER, JSON.stringify({ urls: env.cluster.urls, prefix, resource: 'crash', ttl: 30_000, options: { keepAlive: 500 }, maxLifeMs: 60_000 })],
+    ['--import', 'tsx', WORKER, JSON.stringify({ urls: env.cluster.urls, prefix, resource: 'crash', ttl: 30_000, options: { keepAlive: 500, nodeTimeout: 100 }, maxLifeMs: 60_000 })],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   try {
@@ -65,15 +71,18 @@ test('keepAlive: bad values are refused with a clear error', async () => {
 });
 
 test('keepAlive: a waiter handed the lock on release holds a kept-alive lease, not its whole TTL', async () => {
-  const holder = env.redlock({ keepAlive: 600 });
+  const holder = env.redlock({ keepAlive: 600, nodeTimeout: NODE_TIMEOUT });
   const prefix = holder.settings.prefix;
-  const waiter = env.redlock({ prefix, keepAlive: 600, retryDelay: 2_000, retryJitter: 0 });
+  const waiter = env.redlock({ prefix, keepAlive: 600, nodeTimeout: NODE_TIMEOUT, retryDelay: 2_000, retryJitter: 0 });
   const nodes = env.clients();
   const lk = `${prefix}{kept-handed}:lk`;
-  // The waiter waits once first, so its wake-up channel is subscribed.
+  // The waiter waits once first, so its wake-up channel is subscribed (on every node) before the
+  // test proper: a waiter whose channel is subscribed only when it is first refused looks again
+  // at once (a wake-up may have been missed), which is a second attempt.
   const warm = await holder.acquire('kept-handed:warm', 1_000);
   const warmWait = waiter.acquire('kept-handed:warm', 1_000);
-  await delay(30);
+  await untilQueued(nodes, `${prefix}{kept-handed:warm}:q`);
+  await untilListening(nodes, prefix, `${prefix}{kept-handed:warm}:q`);
   await warm.release();
   await (await warmWait).release();
 
@@ -81,7 +90,7 @@ test('keepAlive: a waiter handed the lock on release holds a kept-alive lease, n
   waiter.on('acquired', (e) => attempts.push(e.attempts));
   const held = await holder.acquire('kept-handed', 10_000);
   const waiting = waiter.acquire('kept-handed', 10_000);
-  await delay(50);
+  await untilQueued(nodes, `${prefix}{kept-handed}:q`);
   await held.release();
   const lock = await waiting;
   assert.deepEqual(attempts, [1], 'granted by the hand-over');

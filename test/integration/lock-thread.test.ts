@@ -11,6 +11,17 @@ import { FakeClock } from '../support/fake-clock.js';
 import { until, useCluster } from '../support/cluster.js';
 
 const env = useCluster(3);
+/**
+ * One failed renewal loses a kept-alive lock, and each renewal (in either thread) is a quorum
+ * round bounded by nodeTimeout: room for a loaded machine (keepAlive 600 allows up to 150 ms).
+ */
+const NODE_TIMEOUT = 150;
+/**
+ * `other` opens its connections while this thread is blocked, so its first tryAcquire (no retry)
+ * connects after the block: a bound that a cold start on a loaded machine meets. A tryAcquire
+ * still answers null only for a lock that is held.
+ */
+const OTHER_TIMEOUT = 1_000;
 
 /** Blocks this thread's event loop for `ms` (nothing else in this thread runs meanwhile). */
 const block = (ms: number): void => {
@@ -20,8 +31,8 @@ const block = (ms: number): void => {
 describe('the lock thread', () => {
   test('a keep-alive lock survives a blocked event loop with the thread, and is lost without it', async () => {
     for (const thread of [true, false]) {
-      const redlock = env.redlock();
-      const other = env.redlock({ prefix: redlock.settings.prefix });
+      const redlock = env.redlock({ nodeTimeout: NODE_TIMEOUT });
+      const other = env.redlock({ prefix: redlock.settings.prefix, nodeTimeout: OTHER_TIMEOUT });
       const lock = await redlock.acquire('job', 30_000, { keepAlive: 600, useDedicatedLockThread: thread });
       block(2_500); // four leases
       if (thread) {
@@ -41,8 +52,8 @@ describe('the lock thread', () => {
   });
 
   test("the seed's example: a 2 s lock and a routine that blocks the event loop for 5 s keeps its lock (using)", async () => {
-    const redlock = env.redlock();
-    const other = env.redlock({ prefix: redlock.settings.prefix });
+    const redlock = env.redlock({ nodeTimeout: NODE_TIMEOUT });
+    const other = env.redlock({ prefix: redlock.settings.prefix, nodeTimeout: OTHER_TIMEOUT });
     const result = await redlock.using('report', 2_000, { useDedicatedLockThread: true }, async (signal, lock) => {
       block(5_000);
       assert.equal(signal.aborted, false, 'not lost');
@@ -56,7 +67,7 @@ describe('the lock thread', () => {
 
   test('a process stuck for longer than lockThreadMaxBlockMs stops renewing: the lock is lost and its lease runs out', async () => {
     const redlock = env.redlock({ lockThreadMaxBlockMs: 1_000 });
-    const other = env.redlock({ prefix: redlock.settings.prefix });
+    const other = env.redlock({ prefix: redlock.settings.prefix, nodeTimeout: OTHER_TIMEOUT });
     const lock = await redlock.acquire('stuck', 30_000, { keepAlive: 600, useDedicatedLockThread: true });
     block(3_000);
     assert.equal(lock.remainingMs(), 0);

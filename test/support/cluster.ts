@@ -81,6 +81,26 @@ export async function untilQueued(nodes: readonly Redis[], queue: string, count 
   }
 }
 
+/**
+ * Resolves once the client of every ticket queued at `queue` (a resource's `:q` key, under
+ * `prefix`) has its wake-up channel subscribed on every node (at most 5 s). A client subscribes
+ * when it is first refused, after its ticket was queued; a release published before that reached
+ * a node is missed, and the waiter sleeps out its retry delay.
+ */
+export async function untilListening(nodes: readonly Redis[], prefix: string, queue: string): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  for (;;) {
+    const tickets = (await nodes[0]?.zrange(queue, 0, -1)) ?? [];
+    const channels = [...new Set(tickets.map((t) => `${prefix}wake:${t.split('/')[0] ?? ''}`))];
+    if (channels.length > 0) {
+      const counts = await Promise.all(nodes.map((n) => n.pubsub('NUMSUB', ...channels) as Promise<(string | number)[]>));
+      if (counts.every((c) => c.filter((_, i) => i % 2 === 1).every((x) => Number(x) > 0))) return;
+    }
+    if (performance.now() > deadline) throw new Error(`the waiters at ${queue} were not subscribed on every node within 5 s`);
+    await delay(2);
+  }
+}
+
 /** Node `i` of a Redlock made from URLs: a RedisNode. */
 export function redisNode(redlock: Redlock, i: number): RedisNode {
   const node = redlock.nodes[i];
