@@ -79,7 +79,7 @@ export class QueueStore {
     this.clock = clock;
     this.#warn = warn;
     this.keys = new QueueKeys(settings.prefix, name);
-    this.node = new RedisNode(connection, 'connection', clock);
+    this.node = new RedisNode(connection, 'connection', clock, undefined, { batchWrites: false });
   }
 
   get client(): Redis | Cluster {

@@ -176,18 +176,26 @@ export class RedisNode implements LockNode {
   /** What the node was made from (a URL or options), for {@link RedisNode.describe}. */
   readonly #input: NodeInput;
   #identifying = false;
+  /** Whether requests made together while others are in flight leave in one write (see send). */
+  readonly #batchWrites: boolean;
 
   /**
    * @param index the node's place in a Redlock's list, or the option it was given as (a queue's
    *   `connection`): what error messages name.
+   * @param options.batchWrites (default true) requests made together while others are in flight
+   *   leave in one write. Right for a lock node, whose rounds send many requests at once; not for a
+   *   queue's connection, where each request should reach Redis at once so that Redis works while
+   *   the client prepares the next (S4 in docs/performance.md).
    */
   constructor(
     input: NodeInput,
     index: number | string,
     clock: Clock,
     onError?: (node: RedisNode, operation: string, error: Error) => void,
+    options: { readonly batchWrites?: boolean } = {},
   ) {
     this.#clock = clock;
+    this.#batchWrites = options.batchWrites ?? true;
     this.#input = input;
     const where = typeof index === 'number' ? `nodes[${index}]` : index;
     if (onError !== undefined) this.#listeners.add((operation, error) => onError(this, operation, error));
@@ -458,7 +466,8 @@ export class RedisNode implements LockNode {
    * Sends one of redfence's scripts to this node; `done` gets the reply. Not bounded in time: the
    * caller's round is. Callback style, because a quorum round sends one request per node on every
    * acquire and release, and each promise layer there costs.
-   * While requests are in flight, requests made together leave in one write: the first corks the
+   * While requests are in flight, requests made together leave in one write (unless
+   * `batchWrites` is off, as for a queue's connection): the first corks the
    * socket (one writev instead of a syscall per request; Redis then answers them in one write
    * too). A lone caller's request goes straight out. With a few requests out, the socket is
    * uncorked at the end of the tick; when the node is busy (BUSY_IN_FLIGHT or more), only after
@@ -472,7 +481,7 @@ export class RedisNode implements LockNode {
       done(new Error(`${this.name} is unreachable: ${this.#lastError?.message ?? `not connected (${this.client.status})`}`));
       return;
     }
-    if (this.#inFlight > 0 && this.#corked === undefined && !this.isCluster) {
+    if (this.#batchWrites && this.#inFlight > 0 && this.#corked === undefined && !this.isCluster) {
       const stream = (this.client as Redis).stream as Writable | undefined;
       if (stream !== undefined && this.client.status === 'ready' && stream.writableCorked === 0) {
         stream.cork();
