@@ -8,6 +8,7 @@
 import type { ImplId } from './adapters/adapter.js';
 import { implementation } from './adapters/implementations.js';
 import { useRedfence } from './adapters/redfence-adapter.js';
+import { say, startChild } from './bench-child.js';
 import { loadRedfence, REDFENCE_MODULE_ENV } from './redfence-build.js';
 
 interface HolderArgs {
@@ -17,15 +18,7 @@ interface HolderArgs {
   readonly locks: { readonly impl: ImplId; readonly key: string }[];
 }
 
-const args = JSON.parse(process.argv[2] ?? '{}') as HolderArgs;
-setTimeout(() => process.exit(3), args.maxLifeMs).unref();
-process.stdin.on('end', () => process.exit(4));
-process.stdin.on('close', () => process.exit(4));
-process.stdin.resume();
-
-const say = (message: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(message)}\n`);
-};
+const args = startChild<HolderArgs>();
 
 try {
   useRedfence(await loadRedfence(process.env[REDFENCE_MODULE_ENV])); // the same build as the parent

@@ -5,6 +5,7 @@
  * its parent goes away (stdin closes) or after `maxLifeMs`, so it can never outlive a failed run.
  * Argument: JSON { urls, prefix, name, ttl, renewInterval, keepAlive?, maxLifeMs }.
  */
+import { say, startChild } from './bench-child.js';
 import { loadRedfence, REDFENCE_MODULE_ENV } from './redfence-build.js';
 
 interface LeaderArgs {
@@ -17,15 +18,7 @@ interface LeaderArgs {
   readonly maxLifeMs: number;
 }
 
-const args = JSON.parse(process.argv[2] ?? '{}') as LeaderArgs;
-setTimeout(() => process.exit(3), args.maxLifeMs).unref();
-process.stdin.on('end', () => process.exit(4));
-process.stdin.on('close', () => process.exit(4));
-process.stdin.resume();
-
-const say = (message: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(message)}\n`);
-};
+const args = startChild<LeaderArgs>();
 
 try {
   const { LeaderElection, Redlock } = await loadRedfence(process.env[REDFENCE_MODULE_ENV]);
